@@ -1,0 +1,147 @@
+// Hand-written AVX2 micro-kernels for the exact uint8×int8 → int32 GEMM
+// (GemmU8I8). They compute c[r][j] = Σ_t a[t][r]·w[t][j] + corr[j] for a
+// tile of 6 (or 1) activation rows × 16 output channels. Activations arrive
+// pre-widened to int16 pairs; weights are sign-extended from int8 with
+// VPMOVSXBW and multiplied with VPMADDWD (int16·int16 pairs summed into
+// int32, never saturating), then accumulated with VPADDD (wrapping).
+
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func i8Kernel6x16(kp2 int, a *uint32, w *int8, corr *int32, c *int32, ldc int)
+TEXT ·i8Kernel6x16(SB), NOSPLIT, $0-48
+	MOVQ kp2+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ w+16(FP), DI
+	MOVQ corr+24(FP), R8
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R9
+	SHLQ $2, R9
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	VPXOR Y12, Y12, Y12
+	VPXOR Y13, Y13, Y13
+	VPXOR Y14, Y14, Y14
+	VPXOR Y15, Y15, Y15
+	TESTQ CX, CX
+	JZ   store6
+loop6:
+	VPMOVSXBW (DI), Y0
+	VPMOVSXBW 16(DI), Y1
+	VPBROADCASTD 0(SI), Y2
+	VPMADDWD Y0, Y2, Y3
+	VPADDD Y3, Y4, Y4
+	VPMADDWD Y1, Y2, Y3
+	VPADDD Y3, Y5, Y5
+	VPBROADCASTD 4(SI), Y2
+	VPMADDWD Y0, Y2, Y3
+	VPADDD Y3, Y6, Y6
+	VPMADDWD Y1, Y2, Y3
+	VPADDD Y3, Y7, Y7
+	VPBROADCASTD 8(SI), Y2
+	VPMADDWD Y0, Y2, Y3
+	VPADDD Y3, Y8, Y8
+	VPMADDWD Y1, Y2, Y3
+	VPADDD Y3, Y9, Y9
+	VPBROADCASTD 12(SI), Y2
+	VPMADDWD Y0, Y2, Y3
+	VPADDD Y3, Y10, Y10
+	VPMADDWD Y1, Y2, Y3
+	VPADDD Y3, Y11, Y11
+	VPBROADCASTD 16(SI), Y2
+	VPMADDWD Y0, Y2, Y3
+	VPADDD Y3, Y12, Y12
+	VPMADDWD Y1, Y2, Y3
+	VPADDD Y3, Y13, Y13
+	VPBROADCASTD 20(SI), Y2
+	VPMADDWD Y0, Y2, Y3
+	VPADDD Y3, Y14, Y14
+	VPMADDWD Y1, Y2, Y3
+	VPADDD Y3, Y15, Y15
+	ADDQ $32, DI
+	ADDQ $24, SI
+	DECQ CX
+	JNZ  loop6
+store6:
+	VMOVDQU (R8), Y0
+	VMOVDQU 32(R8), Y1
+	VPADDD Y0, Y4, Y4
+	VPADDD Y1, Y5, Y5
+	VMOVDQU Y4, (DX)
+	VMOVDQU Y5, 32(DX)
+	ADDQ R9, DX
+	VPADDD Y0, Y6, Y6
+	VPADDD Y1, Y7, Y7
+	VMOVDQU Y6, (DX)
+	VMOVDQU Y7, 32(DX)
+	ADDQ R9, DX
+	VPADDD Y0, Y8, Y8
+	VPADDD Y1, Y9, Y9
+	VMOVDQU Y8, (DX)
+	VMOVDQU Y9, 32(DX)
+	ADDQ R9, DX
+	VPADDD Y0, Y10, Y10
+	VPADDD Y1, Y11, Y11
+	VMOVDQU Y10, (DX)
+	VMOVDQU Y11, 32(DX)
+	ADDQ R9, DX
+	VPADDD Y0, Y12, Y12
+	VPADDD Y1, Y13, Y13
+	VMOVDQU Y12, (DX)
+	VMOVDQU Y13, 32(DX)
+	ADDQ R9, DX
+	VPADDD Y0, Y14, Y14
+	VPADDD Y1, Y15, Y15
+	VMOVDQU Y14, (DX)
+	VMOVDQU Y15, 32(DX)
+	VZEROUPPER
+	RET
+
+// func i8Kernel1x16(kp4 int, a *uint32, w *int8, corr *int32, c *int32)
+TEXT ·i8Kernel1x16(SB), NOSPLIT, $0-40
+	MOVQ kp4+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ w+16(FP), DI
+	MOVQ corr+24(FP), R8
+	MOVQ c+32(FP), DX
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	TESTQ CX, CX
+	JZ   store1
+loop1:
+	VPBROADCASTD (SI), Y2
+	VPBROADCASTD 4(SI), Y3
+	VPMOVSXBW (DI), Y0
+	VPMOVSXBW 16(DI), Y1
+	VPMADDWD Y0, Y2, Y0
+	VPADDD Y0, Y4, Y4
+	VPMADDWD Y1, Y2, Y1
+	VPADDD Y1, Y5, Y5
+	VPMOVSXBW 32(DI), Y8
+	VPMOVSXBW 48(DI), Y9
+	VPMADDWD Y8, Y3, Y8
+	VPADDD Y8, Y6, Y6
+	VPMADDWD Y9, Y3, Y9
+	VPADDD Y9, Y7, Y7
+	ADDQ $64, DI
+	ADDQ $8, SI
+	DECQ CX
+	JNZ  loop1
+store1:
+	VPADDD Y6, Y4, Y4
+	VPADDD Y7, Y5, Y5
+	VPADDD (R8), Y4, Y4
+	VPADDD 32(R8), Y5, Y5
+	VMOVDQU Y4, (DX)
+	VMOVDQU Y5, 32(DX)
+	VZEROUPPER
+	RET

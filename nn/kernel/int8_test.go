@@ -1,0 +1,235 @@
+package kernel
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// forLevels runs f once per kernel level available here, restoring the
+// active level afterwards.
+func forLevels(t *testing.T, f func(t *testing.T)) {
+	for _, l := range []Level{Generic, AVX2} {
+		t.Run(l.String(), func(t *testing.T) {
+			prev := SetLevel(l)
+			defer SetLevel(prev)
+			if Active() != l {
+				t.Skipf("level %v not available", l)
+			}
+			f(t)
+		})
+	}
+}
+
+func randU8(r *rand.Rand, n int) []uint8 {
+	s := make([]uint8, n)
+	for i := range s {
+		s[i] = uint8(1 + r.IntN(255)) // no zeros
+	}
+	return s
+}
+
+func randI8(r *rand.Rand, n int) []int8 {
+	s := make([]int8, n)
+	for i := range s {
+		v := r.IntN(255) - 127 // -127..127 without 0
+		if v == 0 {
+			v = -128
+		}
+		s[i] = int8(v)
+	}
+	return s
+}
+
+// i8Dims covers every residue mod the 6-row and 16-channel tiles and mod 4
+// in k, plus larger sizes up to 70.
+var i8Dims = []int{1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 15, 16, 17, 23, 31, 32, 33, 47, 48, 49, 64, 70}
+
+func checkGemmU8I8Case(t *testing.T, r *rand.Rand, m, n, k int, procs int) {
+	lda := k + r.IntN(3)
+	ldc := n + r.IntN(3)
+	aOff := r.IntN(3)
+	a := randU8(r, aOff+(m-1)*lda+k+r.IntN(2))
+	w := randI8(r, n*k)
+	za := int32(r.IntN(256))
+	a0, w0 := slices.Clone(a), slices.Clone(w)
+	p := PackI8(w, n, k)
+	want := make([]int32, (m-1)*ldc+n)
+	for i := range want {
+		want[i] = -7
+	}
+	got := slices.Clone(want)
+	gemmU8I8Ref(m, n, k, a[aOff:], lda, za, w, want, ldc)
+	gemmU8I8(m, a[aOff:], lda, za, p, got, ldc, procs)
+	require.Equal(t, want, got, "m=%d n=%d k=%d lda=%d ldc=%d za=%d", m, n, k, lda, ldc, za)
+	require.Equal(t, a0, a, "A modified")
+	require.Equal(t, w0, w, "W modified")
+}
+
+func TestGemmU8I8(t *testing.T) {
+	forLevels(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(1, 2))
+		for _, m := range i8Dims {
+			for _, n := range i8Dims {
+				for _, k := range i8Dims {
+					if (m*7+n*3+k)%3 != 0 && m > 7 && n > 17 {
+						continue // subsample the larger shapes
+					}
+					checkGemmU8I8Case(t, r, m, n, k, 1)
+				}
+			}
+		}
+	})
+}
+
+func TestGemmU8I8Parallel(t *testing.T) {
+	forLevels(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(3, 4))
+		for _, s := range [][3]int{{150, 70, 130}, {1, 600, 2000}, {3, 300, 1100}, {97, 33, 700}} {
+			checkGemmU8I8Case(t, r, s[0], s[1], s[2], 4)
+		}
+	})
+}
+
+func TestGemmU8I8Extremes(t *testing.T) {
+	forLevels(t, func(t *testing.T) {
+		for _, c := range []struct {
+			av uint8
+			wv int8
+			za int32
+		}{{255, -128, 0}, {255, 127, 0}, {0, -128, 0}, {0, 127, 255}, {255, -128, 255}, {255, -128, 128}, {0, -128, 128}} {
+			for _, mk := range [][3]int{{7, 17, 70}, {1, 16, 4096}, {6, 16, 65536}} {
+				m, n, k := mk[0], mk[1], mk[2]
+				a := make([]uint8, m*k)
+				for i := range a {
+					a[i] = c.av
+				}
+				w := make([]int8, n*k)
+				for i := range w {
+					w[i] = c.wv
+				}
+				want := make([]int32, m*n)
+				got := make([]int32, m*n)
+				gemmU8I8Ref(m, n, k, a, k, c.za, w, want, n)
+				GemmU8I8(m, a, k, c.za, PackI8(w, n, k), got, n)
+				require.Equal(t, want, got, "a=%d w=%d za=%d k=%d", c.av, c.wv, c.za, k)
+				exp := int32(k) * (int32(c.av) - c.za) * int32(c.wv) // wraps like the kernel
+				require.Equal(t, exp, got[0])
+			}
+			// Alternating extremes: adjacent pairs (255·−128 + 255·−128) and
+			// mixed signs inside a pair.
+			m, n, k := 7, 19, 67
+			a := make([]uint8, m*k)
+			w := make([]int8, n*k)
+			for i := range a {
+				a[i] = []uint8{255, 0, 255, 255}[i%4]
+			}
+			for i := range w {
+				w[i] = []int8{-128, 127, -128, -128, 127}[i%5]
+			}
+			want := make([]int32, m*n)
+			got := make([]int32, m*n)
+			gemmU8I8Ref(m, n, k, a, k, 0, w, want, n)
+			GemmU8I8(m, a, k, 0, PackI8(w, n, k), got, n)
+			require.Equal(t, want, got)
+		}
+	})
+}
+
+func TestGemmU8I8Empty(t *testing.T) {
+	forLevels(t, func(t *testing.T) {
+		acc := []int32{5, 5, 5, 5}
+		GemmU8I8(2, []uint8{}, 0, 3, PackI8(nil, 2, 0), acc, 2)
+		require.Equal(t, []int32{0, 0, 0, 0}, acc)
+		GemmU8I8(0, nil, 0, 3, PackI8([]int8{1, 2}, 1, 2), nil, 1)
+		GemmU8I8(3, []uint8{1, 2, 3}, 1, 3, PackI8(nil, 0, 1), nil, 0)
+	})
+	require.Panics(t, func() { GemmU8I8(2, make([]uint8, 3), 2, 0, PackI8(make([]int8, 4), 2, 2), make([]int32, 4), 2) })
+	require.Panics(t, func() { GemmU8I8(2, make([]uint8, 4), 2, 0, PackI8(make([]int8, 4), 2, 2), make([]int32, 3), 2) })
+	require.Panics(t, func() { PackI8(make([]int8, 3), 2, 2) })
+}
+
+func TestQuantizeU8(t *testing.T) {
+	x := []float32{0, 0.5, 1.5, 2.5, -0.5, -1.5, 1000, -1000, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 3.49}
+	dst := make([]uint8, len(x))
+	QuantizeU8(x, 1, 10, dst)
+	require.Equal(t, []uint8{10, 10, 12, 12, 10, 8, 255, 0, 10, 255, 0, 13}, dst)
+	QuantizeU8([]float32{0.25, 0.75}, 0.5, 0, dst)
+	require.Equal(t, []uint8{0, 2}, dst[:2])
+}
+
+func TestDequantizeRequantize(t *testing.T) {
+	acc := []int32{-10, 0, 7, 99 /*pad*/, 100, -3, 1 << 20, 99}
+	out := make([]float32, 6)
+	DequantizeF32(2, 3, acc, 4, 0.5, []float32{1, 2, 4}, []float32{1, 0, -1}, false, out, 3)
+	require.Equal(t, []float32{-4, 0, 13, 51, -3, float32(1<<21) - 1}, out)
+	DequantizeF32(2, 3, acc, 4, 0.5, []float32{1}, nil, true, out, 3)
+	require.Equal(t, []float32{0, 0, 3.5, 50, 0, 1 << 19}, out)
+
+	q := make([]uint8, 6)
+	// v = (acc+bias)·mult: (-10+1)/2=-4.5→-4, 0→0, (7+1)·0.5=4; 100.5→100 (even), -1.5→-2, huge
+	RequantizeU8(2, 3, acc, 4, []float32{0.5}, []int32{1, 0, 1}, 100, false, q, 3)
+	require.Equal(t, []uint8{96, 100, 104, 150, 98, 255}, q)
+	RequantizeU8(2, 3, acc, 4, []float32{0.5}, []int32{1, 0, 1}, 100, true, q, 3)
+	require.Equal(t, []uint8{100, 100, 104, 150, 100, 255}, q)
+	RequantizeU8(1, 3, []int32{-1000, 5, 6}, 3, []float32{1, 1, 0.5}, nil, 0, false, q, 3)
+	require.Equal(t, []uint8{0, 5, 3}, q[:3])
+}
+
+func FuzzGemmU8I8(f *testing.F) {
+	f.Add(uint8(7), uint8(17), uint8(33), uint8(128), int64(1))
+	f.Add(uint8(1), uint8(1), uint8(1), uint8(0), int64(2))
+	f.Add(uint8(6), uint8(16), uint8(4), uint8(255), int64(3))
+	f.Fuzz(func(t *testing.T, mb, nb, kb, za uint8, seed int64) {
+		m, n, k := int(mb%40)+1, int(nb%40)+1, int(kb%80)+1
+		r := rand.New(rand.NewPCG(uint64(seed), 9))
+		a := make([]uint8, m*k)
+		for i := range a {
+			a[i] = uint8(r.Uint32())
+		}
+		w := make([]int8, n*k)
+		for i := range w {
+			w[i] = int8(r.Uint32())
+		}
+		p := PackI8(w, n, k)
+		want := make([]int32, m*n)
+		gemmU8I8Ref(m, n, k, a, k, int32(za), w, want, n)
+		for _, l := range []Level{Generic, AVX2} {
+			prev := SetLevel(l)
+			got := make([]int32, m*n)
+			GemmU8I8(m, a, k, int32(za), p, got, n)
+			SetLevel(prev)
+			require.Equal(t, want, got, "level %v m=%d n=%d k=%d", l, m, n, k)
+		}
+	})
+}
+
+func benchGemmI8(b *testing.B, m, n, k, procs int) {
+	r := rand.New(rand.NewPCG(5, 6))
+	a := randU8(r, m*k)
+	p := PackI8(randI8(r, n*k), n, k)
+	acc := make([]int32, m*n)
+	b.ResetTimer()
+	for b.Loop() {
+		gemmU8I8(m, a, k, 3, p, acc, n, procs)
+	}
+	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
+}
+
+// BenchmarkGEMMInt8 measures GemmU8I8 at the active level.
+func BenchmarkGEMMInt8(b *testing.B) {
+	b.Run("i8/1024", func(b *testing.B) { benchGemmI8(b, 1024, 1024, 1024, 1) })
+	b.Run("i8/1024/par", func(b *testing.B) { benchGemmI8(b, 1024, 1024, 1024, runtime.GOMAXPROCS(0)) })
+	b.Run("i8/256x784x300", func(b *testing.B) { benchGemmI8(b, 256, 300, 784, runtime.GOMAXPROCS(0)) })
+	b.Run("i8/1x784x300", func(b *testing.B) { benchGemmI8(b, 1, 300, 784, 1) })
+	b.Run(fmt.Sprintf("i8/1024/%v", Generic), func(b *testing.B) {
+		prev := SetLevel(Generic)
+		defer SetLevel(prev)
+		benchGemmI8(b, 256, 256, 256, 1)
+	})
+}
