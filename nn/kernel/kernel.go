@@ -12,12 +12,19 @@ package kernel
 //
 // When beta is 0, C is overwritten without being read (NaNs in C vanish).
 // It panics if a slice is too short for the shape it is given.
+//
+// It packs A and B into panels, blocks for the caches and runs the
+// micro-kernel of the active Level (see Active); calls of at least
+// parMinFlops flops are split across GOMAXPROCS goroutines.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm(transA, transB, m, n, k, len(a), lda, len(b), ldb, len(c), ldc)
 	if m == 0 || n == 0 {
 		return
 	}
-	sgemmRef(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	gemm(&gemmArgs{
+		transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+	})
 }
 
 func checkGemm(transA, transB bool, m, n, k, la, lda, lb, ldb, lc, ldc int) {
