@@ -1,0 +1,243 @@
+package kernel
+
+import (
+	"runtime"
+	"sync"
+)
+
+// CSR is a sparse matrix in compressed sparse row form. For pruned dense
+// layers it holds the weights W, shape (Rows, Cols) = (out, in), one CSR row
+// per output channel: the nonzeros of row j are Val[RowPtr[j]:RowPtr[j+1]]
+// at columns ColIdx[RowPtr[j]:RowPtr[j+1]] (increasing).
+type CSR struct {
+	Rows, Cols int
+	RowPtr     []int32 // length Rows+1, RowPtr[0] = 0
+	ColIdx     []int32 // length NNZ
+	Val        []float32
+}
+
+// NewCSR converts the dense row-major matrix w, shape (rows, cols), to CSR,
+// dropping exact zeros (−0 included). It panics if len(w) < rows·cols or the
+// number of nonzeros does not fit in an int32.
+func NewCSR(w []float32, rows, cols int) *CSR {
+	if rows < 0 || cols < 0 {
+		panic("kernel: negative dimension")
+	}
+	if len(w) < rows*cols {
+		panic("kernel: NewCSR matrix too short")
+	}
+	nnz := 0
+	for _, v := range w[:rows*cols] {
+		if v != 0 {
+			nnz++
+		}
+	}
+	if int64(nnz) > 1<<31-1 || int64(cols) > 1<<31-1 {
+		panic("kernel: NewCSR matrix too large for int32 indices")
+	}
+	c := &CSR{Rows: rows, Cols: cols, RowPtr: make([]int32, rows+1),
+		ColIdx: make([]int32, 0, nnz), Val: make([]float32, 0, nnz)}
+	for j := 0; j < rows; j++ {
+		for p, v := range w[j*cols : j*cols+cols] {
+			if v != 0 {
+				c.ColIdx = append(c.ColIdx, int32(p))
+				c.Val = append(c.Val, v)
+			}
+		}
+		c.RowPtr[j+1] = int32(len(c.Val))
+	}
+	return c
+}
+
+// check panics unless c is a well-formed CSR matrix.
+func (c *CSR) check() {
+	if len(c.RowPtr) != c.Rows+1 || c.RowPtr[0] != 0 || int(c.RowPtr[c.Rows]) != len(c.ColIdx) || len(c.Val) != len(c.ColIdx) {
+		panic("kernel: malformed CSR")
+	}
+	for j := 0; j < c.Rows; j++ {
+		if c.RowPtr[j] > c.RowPtr[j+1] {
+			panic("kernel: malformed CSR row pointers")
+		}
+	}
+	for _, p := range c.ColIdx {
+		if p < 0 || int(p) >= c.Cols {
+			panic("kernel: CSR column index out of range")
+		}
+	}
+}
+
+// NNZ returns the number of stored nonzeros.
+func (c *CSR) NNZ() int { return len(c.Val) }
+
+// Dense returns the matrix as a new dense row-major (Rows, Cols) slice.
+func (c *CSR) Dense() []float32 {
+	d := make([]float32, c.Rows*c.Cols)
+	for j := 0; j < c.Rows; j++ {
+		for t := c.RowPtr[j]; t < c.RowPtr[j+1]; t++ {
+			d[j*c.Cols+int(c.ColIdx[t])] = c.Val[t]
+		}
+	}
+	return d
+}
+
+func checkSpMM(m int, lx, ldx, cols, rows int, biasLen int, hasBias bool, ly, ldy int) {
+	if m < 0 {
+		panic("kernel: negative dimension")
+	}
+	if hasBias && biasLen < rows {
+		panic("kernel: bias must have one entry per output row")
+	}
+	if m == 0 {
+		return
+	}
+	if cols > 0 && (ldx < cols || lx < (m-1)*ldx+cols) {
+		panic("kernel: x too short for its shape")
+	}
+	if rows > 0 && (ldy < rows || ly < (m-1)*ldy+rows) {
+		panic("kernel: y too short for its shape")
+	}
+}
+
+// spmmBlock is the number of x rows transposed and processed together; a
+// block of a 784-wide input is 784·64·4 = 200 KB.
+const spmmBlock = 64
+
+// SpMM computes a pruned dense layer with sparse weights:
+//
+//	y[i·ldy+j] = bias[j] + Σ_{p ∈ nz(W[j,·])} x[i·ldx+p]·W[j,p]
+//	if relu:     y[i·ldy+j] = max(y[i·ldy+j], 0)
+//
+// for 0 ≤ i < m, 0 ≤ j < w.Rows, i.e. y(m, n) = x(m, k)·Wᵀ + bias with
+// x row-major (leading dimension ldx ≥ w.Cols) and W in CSR form. bias may
+// be nil. Sums are float32; their order is unspecified (it differs between
+// m = 1 and larger m), so results agree with a dense GEMM up to rounding.
+// The padding between rows of y is not touched. It panics if a slice is too
+// short for its shape.
+func SpMM(m int, x []float32, ldx int, w *CSR, bias []float32, relu bool, y []float32, ldy int) {
+	checkSpMM(m, len(x), ldx, w.Cols, w.Rows, len(bias), bias != nil, len(y), ldy)
+	if m == 0 || w.Rows == 0 {
+		return
+	}
+	if m < 4 {
+		for i := 0; i < m; i++ {
+			spmvRow(x[i*ldx:i*ldx+w.Cols], w, bias, relu, y[i*ldy:i*ldy+w.Rows])
+		}
+		return
+	}
+	w.check() // the assembly path trusts ColIdx
+	blocks := (m + spmmBlock - 1) / spmmBlock
+	procs := min(runtime.GOMAXPROCS(0), blocks)
+	if procs <= 1 || m*w.NNZ() < 1<<20 {
+		spmmBlocks(0, m, x, ldx, w, bias, relu, y, ldy)
+		return
+	}
+	var wg sync.WaitGroup
+	per := (blocks + procs - 1) / procs * spmmBlock
+	for i0 := 0; i0 < m; i0 += per {
+		i1 := min(m, i0+per)
+		wg.Go(func() { spmmBlocks(i0, i1, x, ldx, w, bias, relu, y, ldy) })
+	}
+	wg.Wait()
+}
+
+// spmvRow is the m = 1 case: one gather-dot per output row, with four
+// partial sums to shorten the dependency chain.
+func spmvRow(x []float32, w *CSR, bias []float32, relu bool, y []float32) {
+	for j := range y {
+		lo, hi := int(w.RowPtr[j]), int(w.RowPtr[j+1])
+		idx, val := w.ColIdx[lo:hi], w.Val[lo:hi]
+		var s0, s1, s2, s3 float32
+		t := 0
+		for ; t+4 <= len(idx); t += 4 {
+			s0 += val[t] * x[idx[t]]
+			s1 += val[t+1] * x[idx[t+1]]
+			s2 += val[t+2] * x[idx[t+2]]
+			s3 += val[t+3] * x[idx[t+3]]
+		}
+		for ; t < len(idx); t++ {
+			s0 += val[t] * x[idx[t]]
+		}
+		s := (s0 + s1) + (s2 + s3)
+		if bias != nil {
+			s += bias[j]
+		}
+		if relu && !(s > 0) {
+			s = 0
+		}
+		y[j] = s
+	}
+}
+
+// spmmBlocks handles rows [i0, i1) of x in blocks of spmmBlock: the block
+// is transposed to xt (k, mb) so that each nonzero W[j,p] is applied to all
+// mb rows as one contiguous axpy acc += W[j,p]·xt[p,:].
+func spmmBlocks(i0, i1 int, x []float32, ldx int, w *CSR, bias []float32, relu bool, y []float32, ldy int) {
+	k := w.Cols
+	xt := make([]float32, k*spmmBlock)
+	acc := make([]float32, spmmBlock)
+	for b0 := i0; b0 < i1; b0 += spmmBlock {
+		mb := min(spmmBlock, i1-b0)
+		for i := 0; i < mb; i++ {
+			row := x[(b0+i)*ldx : (b0+i)*ldx+k]
+			for p, v := range row {
+				xt[p*mb+i] = v
+			}
+		}
+		acc := acc[:mb]
+		for j := 0; j < w.Rows; j++ {
+			lo, hi := int(w.RowPtr[j]), int(w.RowPtr[j+1])
+			spmmAccRow(acc, xt, mb, w.ColIdx[lo:hi], w.Val[lo:hi])
+			var bj float32
+			if bias != nil {
+				bj = bias[j]
+			}
+			for i, v := range acc {
+				v += bj
+				if relu && !(v > 0) {
+					v = 0
+				}
+				y[(b0+i)*ldy+j] = v
+			}
+		}
+	}
+}
+
+// spmmAccRowGo sets acc[i] = Σ_t val[t]·xt[idx[t]·mb+i], four nonzeros at a
+// time.
+func spmmAccRowGo(acc, xt []float32, mb int, idx []int32, val []float32) {
+	clear(acc)
+	t := 0
+	for ; t+4 <= len(idx); t += 4 {
+		v0, v1, v2, v3 := val[t], val[t+1], val[t+2], val[t+3]
+		x0 := xt[int(idx[t])*mb:][:len(acc)]
+		x1 := xt[int(idx[t+1])*mb:][:len(acc)]
+		x2 := xt[int(idx[t+2])*mb:][:len(acc)]
+		x3 := xt[int(idx[t+3])*mb:][:len(acc)]
+		for i := range acc {
+			acc[i] += v0*x0[i] + v1*x1[i] + v2*x2[i] + v3*x3[i]
+		}
+	}
+	for ; t < len(idx); t++ {
+		v := val[t]
+		xs := xt[int(idx[t])*mb:][:len(acc)]
+		for i := range acc {
+			acc[i] += v * xs[i]
+		}
+	}
+}
+
+// SparseFaster reports whether SpMM on an (rows, cols) weight matrix with
+// nnz nonzeros and a batch of m input rows is expected to beat the dense
+// path (Sgemm with Wᵀ plus the bias/ReLU epilogue).
+//
+// MEASUREMENT-PLACEHOLDER
+func SparseFaster(m, rows, cols, nnz int) bool {
+	if rows <= 0 || cols <= 0 {
+		return false
+	}
+	density := float64(nnz) / (float64(rows) * float64(cols))
+	if m <= 1 {
+		return density < 0.5
+	}
+	return density < 0.2
+}

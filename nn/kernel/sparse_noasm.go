@@ -1,0 +1,8 @@
+//go:build !amd64 || purego
+
+package kernel
+
+// spmmAccRow sets acc[i] = Σ_t val[t]·xt[idx[t]·mb+i] for i < mb = len(acc).
+func spmmAccRow(acc, xt []float32, mb int, idx []int32, val []float32) {
+	spmmAccRowGo(acc, xt, mb, idx, val)
+}
