@@ -1,0 +1,69 @@
+// Package format reads and writes shrink model files: one self-describing,
+// checksummed file holding a model's architecture, its weights in a tagged
+// encoding per tensor, and the provenance of how it was made.
+//
+// # Layout (version 1)
+//
+// All integers are little-endian. Offsets are in bytes.
+//
+//	offset  size  field
+//	0       8     magic "SHRINK\x1a\n"
+//	8       2     u16 version = 1
+//	10      2     u16 flags = 0 (no flags are defined in version 1; a reader
+//	              rejects unknown bits with ErrVersion)
+//	12      4     u32 metadata length M (at most MaxMetadata = 1 MiB)
+//	16      M     metadata: one UTF-8 JSON object (see below)
+//	16+M    D     data section: the tensors' stored bytes, back to back
+//	16+M+D  4     u32 CRC-32C (Castagnoli) of bytes [0, 16+M+D)
+//
+// D is not stored: it is what remains between the metadata and the trailer.
+//
+// The metadata object is
+//
+//	{
+//	  "input":      [28, 28, 1],            // nn.Shape of one sample
+//	  "layers":     [nn.LayerSpec, ...],    // the architecture, for nn.Build
+//	  "provenance": Provenance,             // how the file came to be
+//	  "tensors": [{
+//	    "name":        "fc1.weight",        // "<layer name>.<param name>"
+//	    "shape":       [300, 784],          // the parameter's shape
+//	    "encoding":    1,                   // Encoding tag (1 float32, 2 float16)
+//	    "compression": "zstd",              // "zstd" or "none"
+//	    "offset":      0,                   // from the start of the data section
+//	    "length":      862311,              // stored bytes
+//	    "raw_length":  940800,              // bytes before compression
+//	    "crc32c":      1234567890           // CRC-32C of the raw bytes
+//	  }, ...]
+//	}
+//
+// Raw tensor bytes are the parameter's values in row-major order, each in
+// the tensor's encoding: Float32 is IEEE 754 binary32 (4 bytes), Float16 is
+// IEEE 754 binary16 (2 bytes, rounded to nearest even), both little-endian.
+// With compression "zstd" the stored bytes are one zstd frame (with its
+// content size in the header) that decodes to the raw bytes; the writer
+// compresses a tensor only when that makes it smaller. The writer emits the
+// tensors in model parameter order, so a model and its encodings always give
+// the same bytes.
+//
+// # Reading hostile files
+//
+// Decode treats every byte as hostile and never panics. In order it checks:
+// the magic (ErrCorrupt); the version (0 is ErrCorrupt, above 1 ErrVersion);
+// the metadata length against the cap and what remains of the file; the
+// trailing checksum; the flags (ErrVersion); the JSON; the architecture, dry
+// run for its shapes and parameter counts under hard caps before nn.Build
+// allocates anything; each tensor entry (known encoding and compression,
+// raw_length equal to elements × bytes per element, offset and length inside
+// the data section, the entries tiling the data section with no overlap and
+// no unreferenced bytes, zstd expansion bounded); each tensor name matching
+// exactly one model parameter with the same shape; and, while decoding, the
+// decoded length and its CRC-32C. All errors wrap ErrCorrupt or ErrVersion.
+//
+// # Reserved encoding tags
+//
+// Encoding tags are stable: 1 Float32, 2 Float16. Tags 3 to 9 are reserved
+// for int8 with per-channel scales (3), int4 packed two per byte low nibble
+// first (4), block-quantized (5), codebook (6), sparse bitmask (7), sparse
+// relative indices (8) and CSR (9). A version 1 reader rejects any tag it
+// does not know as ErrCorrupt.
+package format

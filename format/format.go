@@ -1,0 +1,190 @@
+package format
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/shrink-ml/shrink/nn"
+)
+
+// ErrCorrupt is wrapped by every error about a file that is malformed,
+// truncated or fails a consistency check.
+var ErrCorrupt = errors.New("format: corrupt model file")
+
+// ErrVersion is wrapped by errors about files written by a newer version of
+// the format (or using features this reader does not know).
+var ErrVersion = errors.New("format: unsupported version")
+
+// Version is the format version this package writes and the newest it reads.
+const Version = 1
+
+// Magic is the 8 bytes every model file starts with.
+const Magic = "SHRINK\x1a\n"
+
+// Hard caps applied by the reader (and respected by the writer).
+const (
+	// MaxMetadata is the largest metadata section, in bytes.
+	MaxMetadata = 1 << 20
+	// MaxElements caps the total number of values of all tensors.
+	MaxElements = 1 << 28
+	// MaxActivation caps the number of values of one sample at any point
+	// of the model (input, or any layer's output).
+	MaxActivation = 1 << 24
+	// MaxLayers caps the number of layers.
+	MaxLayers = 1 << 12
+)
+
+// Provenance records how a model file came to be.
+type Provenance struct {
+	Command string            `json:"command"`           // the shrink command that wrote the file
+	Options map[string]string `json:"options,omitempty"` // its options
+	Seed    int64             `json:"seed"`
+	Data    string            `json:"data,omitempty"` // the data set
+	// DataInfo is the data package's split record, stored verbatim
+	// (compacted).
+	DataInfo json.RawMessage `json:"data_info,omitempty"`
+	Accuracy float64         `json:"accuracy"` // measured at export, fraction in [0, 1]
+	Passes   []Pass          `json:"passes,omitempty"`
+	Created  string          `json:"created,omitempty"` // RFC 3339 time
+	Tool     string          `json:"tool"`              // e.g. "shrink v0.1.0"
+}
+
+// Pass records one compression pass applied to a model.
+type Pass struct {
+	Name     string            `json:"name"`
+	Options  map[string]string `json:"options,omitempty"`
+	Seed     int64             `json:"seed"`
+	Accuracy float64           `json:"accuracy"` // after the pass
+}
+
+// File is a model with its provenance and the encodings its tensors are
+// stored in.
+type File struct {
+	Model      *nn.Model
+	Provenance Provenance
+	// Encodings maps a tensor name ("fc1.weight") to its encoding; tensors
+	// not listed are stored as Float32. After Decode it lists every tensor.
+	Encodings map[string]Encoding
+	// Compress stores each tensor zstd-compressed when that is smaller. New
+	// sets it; after Decode it reports whether any tensor was compressed.
+	Compress bool
+
+	stored []TensorInfo // set by Decode
+}
+
+// New returns a file for m with the given provenance, every tensor in
+// Float32, and compression on.
+func New(m *nn.Model, p Provenance) *File {
+	return &File{Model: m, Provenance: p, Compress: true}
+}
+
+// Encoding identifies how a tensor's values are stored. Tags are stable and
+// written into files; see the package documentation for reserved tags.
+type Encoding uint8
+
+// Encodings known to this version.
+const (
+	Float32 Encoding = 1 // IEEE 754 binary32, little-endian
+	Float16 Encoding = 2 // IEEE 754 binary16, little-endian, round to nearest even
+)
+
+// String returns the encoding's name ("float32", "float16").
+func (e Encoding) String() string {
+	switch e {
+	case Float32:
+		return "float32"
+	case Float16:
+		return "float16"
+	}
+	return fmt.Sprintf("encoding(%d)", uint8(e))
+}
+
+// ParseEncoding returns the encoding with the given name.
+func ParseEncoding(name string) (Encoding, error) {
+	switch name {
+	case "float32", "f32":
+		return Float32, nil
+	case "float16", "f16", "fp16":
+		return Float16, nil
+	}
+	return 0, fmt.Errorf("format: unknown encoding %q", name)
+}
+
+// bytesPer is the number of raw bytes per value, or 0 for unknown tags.
+func (e Encoding) bytesPer() int {
+	switch e {
+	case Float32:
+		return 4
+	case Float16:
+		return 2
+	}
+	return 0
+}
+
+// TensorInfo describes one stored tensor.
+type TensorInfo struct {
+	Name          string
+	Shape         []int
+	Encoding      Encoding
+	Bytes         int64   // stored bytes (after compression)
+	BitsPerWeight float64 // 8 × Bytes / elements
+}
+
+// Tensors returns the stored size of every tensor, in model parameter order.
+// After Decode it describes the file as read; for a file built in memory it
+// describes what Encode would write.
+func (f *File) Tensors() []TensorInfo {
+	if f.stored != nil {
+		return append([]TensorInfo(nil), f.stored...)
+	}
+	if f.Model == nil {
+		return nil
+	}
+	var out []TensorInfo
+	for _, t := range modelTensors(f.Model) {
+		enc := f.encoding(t.name)
+		b, err := encodeTensor(t.p.W, enc)
+		if err != nil {
+			continue
+		}
+		stored, _ := maybeCompress(b, f.Compress)
+		out = append(out, info(t.name, t.p.Shape, enc, int64(len(stored))))
+	}
+	return out
+}
+
+func info(name string, shape []int, enc Encoding, n int64) TensorInfo {
+	el := 1
+	for _, d := range shape {
+		el *= d
+	}
+	ti := TensorInfo{Name: name, Shape: append([]int(nil), shape...), Encoding: enc, Bytes: n}
+	if el > 0 {
+		ti.BitsPerWeight = 8 * float64(n) / float64(el)
+	}
+	return ti
+}
+
+func (f *File) encoding(name string) Encoding {
+	if e, ok := f.Encodings[name]; ok {
+		return e
+	}
+	return Float32
+}
+
+type namedParam struct {
+	name string
+	p    *nn.Param
+}
+
+// modelTensors lists the model's parameters with their file names.
+func modelTensors(m *nn.Model) []namedParam {
+	var ts []namedParam
+	for _, l := range m.Layers {
+		for _, p := range l.Params() {
+			ts = append(ts, namedParam{l.Name() + "." + p.Name, p})
+		}
+	}
+	return ts
+}

@@ -1,0 +1,338 @@
+package format
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"os"
+	"slices"
+
+	"github.com/shrink-ml/shrink/nn"
+)
+
+// Read reads and checks the model file at path. Errors name the file and
+// wrap ErrCorrupt or ErrVersion when the bytes are at fault.
+func Read(path string) (*File, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("format: read %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("format: read %s: not a regular file", path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("format: read %w", err)
+	}
+	f, err := Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+func corrupt(format string, args ...any) error {
+	return fmt.Errorf("format: "+format+": %w", append(args, ErrCorrupt)...)
+}
+
+// Decode parses a model file held in memory. It treats every byte as
+// hostile: it never panics, checks every count and length before
+// allocating, and returns errors wrapping ErrCorrupt or ErrVersion.
+func Decode(b []byte) (*File, error) {
+	if len(b) < len(Magic) || string(b[:len(Magic)]) != Magic {
+		return nil, corrupt("bad magic (not a shrink model file)")
+	}
+	if len(b) < 10 {
+		return nil, corrupt("truncated header (%d bytes)", len(b))
+	}
+	switch v := binary.LittleEndian.Uint16(b[8:]); {
+	case v == 0:
+		return nil, corrupt("version 0")
+	case v > Version:
+		return nil, fmt.Errorf("format: file version %d, this reader knows up to %d: %w", v, Version, ErrVersion)
+	}
+	if len(b) < headerLen+trailerLen {
+		return nil, corrupt("truncated header (%d bytes)", len(b))
+	}
+	metaLen := int64(binary.LittleEndian.Uint32(b[12:]))
+	if metaLen > MaxMetadata {
+		return nil, corrupt("metadata length %d exceeds the cap of %d", metaLen, MaxMetadata)
+	}
+	if metaLen > int64(len(b)-headerLen-trailerLen) {
+		return nil, corrupt("metadata length %d runs past the end of the file (%d bytes)", metaLen, len(b))
+	}
+	body := b[:len(b)-trailerLen]
+	if got, want := crc32.Checksum(body, castagnoli), binary.LittleEndian.Uint32(b[len(body):]); got != want {
+		return nil, corrupt("checksum mismatch (file says %08x, content has %08x): truncated or damaged", want, got)
+	}
+	if flags := binary.LittleEndian.Uint16(b[10:]); flags != 0 {
+		return nil, fmt.Errorf("format: unknown flags %#04x: %w", flags, ErrVersion)
+	}
+	meta := body[headerLen : headerLen+metaLen]
+	data := body[headerLen+metaLen:]
+
+	var md metadata
+	dec := json.NewDecoder(bytes.NewReader(meta))
+	if err := dec.Decode(&md); err != nil {
+		return nil, corrupt("metadata: %v", err)
+	}
+	if dec.More() {
+		return nil, corrupt("metadata: trailing data after the JSON object")
+	}
+	plan, err := planArch(md.Input, md.Layers)
+	if err != nil {
+		return nil, corrupt("architecture: %v", err)
+	}
+	if err := checkDirectory(md.Tensors, int64(len(data)), plan); err != nil {
+		return nil, err
+	}
+	m, err := nn.Build(md.Input, md.Layers)
+	if err != nil {
+		return nil, corrupt("architecture: %v", err)
+	}
+	// Match the directory to the model's parameters, exactly once each.
+	params := map[string]*nn.Param{}
+	for _, t := range modelTensors(m) {
+		if _, dup := params[t.name]; dup {
+			return nil, corrupt("architecture: two parameters named %q", t.name)
+		}
+		params[t.name] = t.p
+	}
+	f := &File{Model: m, Provenance: md.Provenance, Encodings: make(map[string]Encoding, len(md.Tensors))}
+	seen := make(map[string]bool, len(md.Tensors))
+	byName := make(map[string]*tensorEntry, len(md.Tensors))
+	for i := range md.Tensors {
+		e := &md.Tensors[i]
+		p, ok := params[e.Name]
+		if !ok {
+			return nil, corrupt("tensor %q: no such parameter in the architecture", e.Name)
+		}
+		if seen[e.Name] {
+			return nil, corrupt("tensor %q: listed twice", e.Name)
+		}
+		seen[e.Name] = true
+		if !equalInts(e.Shape, p.Shape) {
+			return nil, corrupt("tensor %q: shape %v, the architecture says %v", e.Name, e.Shape, p.Shape)
+		}
+		byName[e.Name] = e
+	}
+	for _, t := range modelTensors(m) {
+		if !seen[t.name] {
+			return nil, corrupt("tensor %q: missing", t.name)
+		}
+	}
+	// Decode in model order so that Tensors() lists them that way.
+	for _, t := range modelTensors(m) {
+		e := byName[t.name]
+		raw, err := decompress(data[e.Offset:e.Offset+e.Length], e.Compression, int(e.RawLength))
+		if err != nil {
+			return nil, fmt.Errorf("format: tensor %q: %w", e.Name, err)
+		}
+		if crc := crc32.Checksum(raw, castagnoli); crc != e.CRC32C {
+			return nil, corrupt("tensor %q: crc32c %08x, directory says %08x", e.Name, crc, e.CRC32C)
+		}
+		if err := decodeTensor(t.p.W, raw, e.Encoding); err != nil {
+			return nil, fmt.Errorf("format: tensor %q: %w", e.Name, err)
+		}
+		f.Encodings[e.Name] = e.Encoding
+		if e.Compression == compressionZstd {
+			f.Compress = true
+		}
+		f.stored = append(f.stored, info(e.Name, e.Shape, e.Encoding, e.Length))
+	}
+	if f.stored == nil {
+		f.stored = []TensorInfo{}
+	}
+	return f, nil
+}
+
+// checkDirectory validates every tensor entry against the data section
+// before anything is allocated from it.
+func checkDirectory(ts []tensorEntry, dataLen int64, plan archPlan) error {
+	var total int64
+	for i := range ts {
+		e := &ts[i]
+		if e.Name == "" {
+			return corrupt("tensor %d: no name", i)
+		}
+		bpe := int64(e.Encoding.bytesPer())
+		if bpe == 0 {
+			return corrupt("tensor %q: unknown encoding %d", e.Name, uint8(e.Encoding))
+		}
+		if len(e.Shape) == 0 || len(e.Shape) > 8 {
+			return corrupt("tensor %q: shape %v", e.Name, e.Shape)
+		}
+		el := int64(1)
+		for _, d := range e.Shape {
+			if d <= 0 || d > MaxElements || el*int64(d) > MaxElements {
+				return corrupt("tensor %q: bad shape %v", e.Name, e.Shape)
+			}
+			el *= int64(d)
+		}
+		total += el
+		if total > MaxElements {
+			return corrupt("tensors hold more than %d values", MaxElements)
+		}
+		if e.RawLength != el*bpe {
+			return corrupt("tensor %q: raw_length %d, want %d for %v values of %v", e.Name, e.RawLength, el*bpe, el, e.Encoding)
+		}
+		if e.Offset < 0 || e.Length <= 0 || e.Offset > dataLen || e.Length > dataLen-e.Offset {
+			return corrupt("tensor %q: bytes [%d, +%d) outside the data section of %d bytes", e.Name, e.Offset, e.Length, dataLen)
+		}
+		switch e.Compression {
+		case compressionNone:
+			if e.Length != e.RawLength {
+				return corrupt("tensor %q: uncompressed but length %d != raw_length %d", e.Name, e.Length, e.RawLength)
+			}
+		case compressionZstd:
+			if e.RawLength > maxZstdRatio*e.Length {
+				return corrupt("tensor %q: raw_length %d cannot come from %d zstd bytes", e.Name, e.RawLength, e.Length)
+			}
+		default:
+			return corrupt("tensor %q: unknown compression %q", e.Name, e.Compression)
+		}
+	}
+	if total != plan.elements {
+		return corrupt("tensors hold %d values, the architecture has %d", total, plan.elements)
+	}
+	// The entries must tile the data section: no overlaps, no stray bytes.
+	order := make([]int, len(ts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		switch {
+		case ts[a].Offset < ts[b].Offset:
+			return -1
+		case ts[a].Offset > ts[b].Offset:
+			return 1
+		}
+		return 0
+	})
+	var end int64
+	for _, i := range order {
+		e := &ts[i]
+		if e.Offset < end {
+			return corrupt("tensor %q: bytes at %d overlap the previous tensor (ending at %d)", e.Name, e.Offset, end)
+		}
+		if e.Offset > end {
+			return corrupt("tensor %q: %d unreferenced bytes before it in the data section", e.Name, e.Offset-end)
+		}
+		end = e.Offset + e.Length
+	}
+	if end != dataLen {
+		return corrupt("%d unreferenced bytes at the end of the data section", dataLen-end)
+	}
+	return nil
+}
+
+// archPlan is what a dry run of an architecture finds.
+type archPlan struct {
+	elements int64 // total values of all parameters
+}
+
+// planArch walks an architecture the way nn.Build does, without allocating,
+// checking shapes and counting parameters under the package's caps, so that
+// nn.Build is only called on architectures of bounded size.
+func planArch(input []int, specs []nn.LayerSpec) (archPlan, error) {
+	var p archPlan
+	if len(input) == 0 || len(input) > 4 {
+		return p, fmt.Errorf("input shape %v", input)
+	}
+	if len(specs) == 0 || len(specs) > MaxLayers {
+		return p, fmt.Errorf("%d layers", len(specs))
+	}
+	s := append([]int(nil), input...)
+	size := func() (int64, bool) {
+		n := int64(1)
+		for _, d := range s {
+			if d <= 0 || d > MaxActivation || n*int64(d) > MaxActivation {
+				return 0, false
+			}
+			n *= int64(d)
+		}
+		return n, true
+	}
+	if _, ok := size(); !ok {
+		return p, fmt.Errorf("input shape %v", input)
+	}
+	add := func(n int64) error {
+		if n < 0 || n > MaxElements || p.elements+n > MaxElements {
+			return fmt.Errorf("more than %d parameters", MaxElements)
+		}
+		p.elements += n
+		return nil
+	}
+	for i, sp := range specs {
+		bad := func(why string) error { return fmt.Errorf("layer %d (%s %q): %s (input %v)", i, sp.Kind, sp.Name, why, s) }
+		switch sp.Kind {
+		case "dense":
+			if len(s) != 1 {
+				return p, bad("needs a vector input")
+			}
+			if sp.Units <= 0 || sp.Units > MaxActivation {
+				return p, bad(fmt.Sprintf("units %d", sp.Units))
+			}
+			if int64(s[0]) > MaxElements/int64(sp.Units) {
+				return p, bad("too many parameters")
+			}
+			if err := add(int64(s[0])*int64(sp.Units) + int64(sp.Units)); err != nil {
+				return p, bad(err.Error())
+			}
+			s = []int{sp.Units}
+		case "conv2d":
+			if len(s) != 3 {
+				return p, bad("needs an (H, W, C) input")
+			}
+			f, k, st, pad := sp.Filters, sp.Kernel, sp.Stride, sp.Pad
+			if f <= 0 || f > MaxActivation || k <= 0 || k > 64 || st <= 0 || st > 64 || pad < 0 || pad > 64 {
+				return p, bad("bad filters, kernel, stride or padding")
+			}
+			oh, ow := (s[0]+2*pad-k)/st+1, (s[1]+2*pad-k)/st+1
+			if s[0]+2*pad < k || s[1]+2*pad < k || oh <= 0 || ow <= 0 {
+				return p, bad("kernel does not fit")
+			}
+			per := int64(k) * int64(k) * int64(s[2])
+			if per > MaxElements || int64(f) > MaxElements/per {
+				return p, bad("too many parameters")
+			}
+			if err := add(int64(f)*per + int64(f)); err != nil {
+				return p, bad(err.Error())
+			}
+			s = []int{oh, ow, f}
+		case "maxpool2d", "avgpool2d":
+			k, st := sp.Kernel, sp.Stride
+			if len(s) != 3 || k <= 0 || st <= 0 || k > s[0] || k > s[1] {
+				return p, bad("window does not fit")
+			}
+			s = []int{(s[0]-k)/st + 1, (s[1]-k)/st + 1, s[2]}
+		case "flatten":
+			n, _ := size()
+			s = []int{int(n)}
+		case "relu", "dropout":
+		case "softmax":
+			if len(s) != 1 {
+				return p, bad("needs a vector input")
+			}
+		case "batchnorm":
+			if err := add(4 * int64(s[len(s)-1])); err != nil {
+				return p, bad(err.Error())
+			}
+		default:
+			return p, fmt.Errorf("layer %d: unknown kind %q", i, sp.Kind)
+		}
+		if math.IsNaN(sp.Rate) || math.IsNaN(sp.Eps) || math.IsNaN(sp.Momentum) {
+			return p, bad("NaN setting")
+		}
+		if _, ok := size(); !ok {
+			return p, bad(fmt.Sprintf("output %v too large", s))
+		}
+	}
+	if len(s) != 1 {
+		return p, fmt.Errorf("output %v is not a vector of logits", s)
+	}
+	return p, nil
+}

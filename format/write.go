@@ -1,0 +1,194 @@
+package format
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/shrink-ml/shrink/nn"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+const (
+	headerLen  = 16
+	trailerLen = 4
+)
+
+// metadata is the JSON object between the header and the data section.
+type metadata struct {
+	Input      []int          `json:"input"`
+	Layers     []nn.LayerSpec `json:"layers"`
+	Provenance Provenance     `json:"provenance"`
+	Tensors    []tensorEntry  `json:"tensors"`
+}
+
+// tensorEntry is one tensor's directory entry.
+type tensorEntry struct {
+	Name        string   `json:"name"`
+	Shape       []int    `json:"shape"`
+	Encoding    Encoding `json:"encoding"`
+	Compression string   `json:"compression"`
+	Offset      int64    `json:"offset"`
+	Length      int64    `json:"length"`
+	RawLength   int64    `json:"raw_length"`
+	CRC32C      uint32   `json:"crc32c"`
+}
+
+// Encode writes f to w in the current format version.
+func Encode(w io.Writer, f *File) error {
+	b, err := encode(f)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// encode returns the whole file.
+func encode(f *File) ([]byte, error) {
+	if f == nil || f.Model == nil {
+		return nil, fmt.Errorf("format: encode: no model")
+	}
+	m := f.Model
+	specs := m.Spec()
+	if err := checkModel(m, specs); err != nil {
+		return nil, fmt.Errorf("format: encode: %w", err)
+	}
+	ts := modelTensors(m)
+	known := make(map[string]bool, len(ts))
+	for _, t := range ts {
+		known[t.name] = true
+	}
+	for name, e := range f.Encodings {
+		if !known[name] {
+			return nil, fmt.Errorf("format: encode: encoding for unknown tensor %q", name)
+		}
+		if e.bytesPer() == 0 {
+			return nil, fmt.Errorf("format: encode: tensor %q: unsupported encoding %v", name, e)
+		}
+	}
+	md := metadata{Input: m.Input, Layers: specs, Provenance: f.Provenance, Tensors: make([]tensorEntry, 0, len(ts))}
+	var data bytes.Buffer
+	for _, t := range ts {
+		enc := f.encoding(t.name)
+		raw, err := encodeTensor(t.p.W, enc)
+		if err != nil {
+			return nil, fmt.Errorf("format: encode: tensor %q: %w", t.name, err)
+		}
+		stored, comp := maybeCompress(raw, f.Compress)
+		md.Tensors = append(md.Tensors, tensorEntry{
+			Name: t.name, Shape: append([]int(nil), t.p.Shape...), Encoding: enc, Compression: comp,
+			Offset: int64(data.Len()), Length: int64(len(stored)), RawLength: int64(len(raw)),
+			CRC32C: crc32.Checksum(raw, castagnoli),
+		})
+		data.Write(stored)
+	}
+	meta, err := json.Marshal(md)
+	if err != nil {
+		return nil, fmt.Errorf("format: encode: metadata: %w", err)
+	}
+	if len(meta) > MaxMetadata {
+		return nil, fmt.Errorf("format: encode: metadata is %d bytes, more than %d", len(meta), MaxMetadata)
+	}
+	out := make([]byte, 0, headerLen+len(meta)+data.Len()+trailerLen)
+	out = append(out, Magic...)
+	out = binary.LittleEndian.AppendUint16(out, Version)
+	out = binary.LittleEndian.AppendUint16(out, 0)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(meta)))
+	out = append(out, meta...)
+	out = append(out, data.Bytes()...)
+	out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
+	return out, nil
+}
+
+// checkModel makes sure the model is one the reader will accept: named,
+// within the caps, and rebuilt by nn.Build with the same parameters.
+func checkModel(m *nn.Model, specs []nn.LayerSpec) error {
+	if err := m.Check(); err != nil {
+		return err
+	}
+	for i, l := range m.Layers {
+		if l.Name() == "" {
+			return fmt.Errorf("layer %d (%s) has no name", i, l.Kind())
+		}
+	}
+	if _, err := planArch(m.Input, specs); err != nil {
+		return err
+	}
+	rebuilt, err := nn.Build(m.Input, specs)
+	if err != nil {
+		return fmt.Errorf("architecture does not rebuild: %w", err)
+	}
+	got, want := modelTensors(m), modelTensors(rebuilt)
+	if len(got) != len(want) {
+		return fmt.Errorf("model has %d tensors, its architecture %d", len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.name != w.name || !equalInts(g.p.Shape, w.p.Shape) || len(g.p.W) != len(w.p.W) {
+			return fmt.Errorf("tensor %q %v does not match its architecture (%q %v)", g.name, g.p.Shape, w.name, w.p.Shape)
+		}
+	}
+	return nil
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Write writes f to path atomically: to a temporary file in the same folder,
+// synced, then renamed over path. On error no partial output is left.
+func Write(path string, f *File) (err error) {
+	b, err := encode(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("format: write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(b); err != nil {
+		return fmt.Errorf("format: write %s: %w", path, err)
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("format: write %s: %w", path, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("format: write %s: %w", path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("format: write %s: %w", path, err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("format: write %s: %w", path, err)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync() // best effort: make the rename durable
+		d.Close()
+	}
+	return nil
+}
