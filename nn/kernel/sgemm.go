@@ -29,6 +29,10 @@ const (
 // (1.8 MFLOP) parallel ~1.5x faster. The constant sits at the break-even.
 const parMinFlops = 1 << 19
 
+// parMin is parMinFlops as a variable, so the crossover benchmark can force
+// the parallel path.
+var parMin float64 = parMinFlops
+
 // Epilogue flags passed to the micro-kernel.
 const (
 	flagBeta = 1 << iota // C = alpha·acc + beta·C (else C = alpha·acc)
@@ -96,7 +100,7 @@ func gemm(g *gemmArgs) {
 	kern := kernelFor(level)
 	procs := runtime.GOMAXPROCS(0)
 	flops := 2 * float64(g.m) * float64(g.n) * float64(g.k)
-	if procs < 2 || flops < parMinFlops {
+	if procs < 2 || flops < parMin {
 		gemmSerial(g, kern)
 		return
 	}
