@@ -9,7 +9,8 @@ import (
 // ReLU is max(0, x), elementwise.
 type ReLU struct {
 	base
-	y *Tensor
+	y       *Tensor
+	buf, dx []float32
 }
 
 // NewReLU returns a ReLU over samples of shape s.
@@ -27,26 +28,34 @@ func (r *ReLU) MACs() int64 { return 0 }
 // Infer implements Layer.
 func (r *ReLU) Infer(x *Tensor) *Tensor {
 	y := &Tensor{N: x.N, Shape: r.out, Data: make([]float32, len(x.Data))}
-	for i, v := range x.Data {
-		if v > 0 {
-			y.Data[i] = v
-		}
-	}
+	relu(x.Data, y.Data)
 	return y
+}
+
+func relu(x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] = max(v, 0)
+	}
 }
 
 // Forward implements Layer.
 func (r *ReLU) Forward(x *Tensor) *Tensor {
-	r.y = r.Infer(x)
+	r.y = &Tensor{N: x.N, Shape: r.out, Data: reuse(&r.buf, len(x.Data))}
+	relu(x.Data, r.y.Data)
 	return r.y
 }
 
 // Backward implements Layer.
 func (r *ReLU) Backward(dy *Tensor) *Tensor {
-	dx := &Tensor{N: dy.N, Shape: r.in, Data: make([]float32, len(dy.Data))}
+	dx := &Tensor{N: dy.N, Shape: r.in, Data: reuse(&r.dx, len(dy.Data))}
+	g := dy.Data[:len(r.y.Data)]
+	d := dx.Data[:len(r.y.Data)]
 	for i, v := range r.y.Data {
 		if v > 0 {
-			dx.Data[i] = dy.Data[i]
+			d[i] = g[i]
+		} else {
+			d[i] = 0
 		}
 	}
 	return dx

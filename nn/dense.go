@@ -13,8 +13,9 @@ import (
 // work on contiguous rows.
 type Dense struct {
 	base
-	W, B *Param
-	x    *Tensor // cached input (training)
+	W, B  *Param
+	x     *Tensor // cached input (training)
+	y, dx []float32
 }
 
 // NewDense returns a dense layer from in to out units with zero weights.
@@ -41,20 +42,26 @@ func (d *Dense) MACs() int64 { return int64(d.in[0]) * int64(d.out[0]) }
 // Infer implements Layer.
 //
 //	x: (N, In) → y: (N, Out)
-func (d *Dense) Infer(x *Tensor) *Tensor {
-	in, out := d.in[0], d.out[0]
+func (d *Dense) Infer(x *Tensor) *Tensor { return d.inferAct(x, false) }
+
+// inferAct is Infer with an optional fused ReLU.
+func (d *Dense) inferAct(x *Tensor, relu bool) *Tensor {
 	y := NewTensor(x.N, d.out)
-	for i := 0; i < x.N; i++ {
-		copy(y.Data[i*out:(i+1)*out], d.B.W)
-	}
-	kernel.Sgemm(false, true, x.N, out, in, 1, x.Data, in, d.W.W, in, 1, y.Data, out)
+	d.run(x, y.Data, relu)
 	return y
+}
+
+func (d *Dense) run(x *Tensor, y []float32, relu bool) {
+	in, out := d.in[0], d.out[0]
+	kernel.SgemmBiasAct(x.N, out, in, x.Data, in, d.W.W, in, d.B.W, relu, y, out)
 }
 
 // Forward implements Layer.
 func (d *Dense) Forward(x *Tensor) *Tensor {
 	d.x = x
-	return d.Infer(x)
+	y := &Tensor{N: x.N, Shape: d.out, Data: reuse(&d.y, x.N*d.out[0])}
+	d.run(x, y.Data, false)
+	return y
 }
 
 // Backward implements Layer.
@@ -69,7 +76,7 @@ func (d *Dense) Backward(dy *Tensor) *Tensor {
 			d.B.Grad[j] += v
 		}
 	}
-	dx := NewTensor(n, d.in)
+	dx := &Tensor{N: n, Shape: d.in, Data: reuse(&d.dx, n*in)}
 	kernel.Sgemm(false, false, n, in, out, 1, dy.Data, out, d.W.W, in, 0, dx.Data, in)
 	return dx
 }

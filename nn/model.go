@@ -127,7 +127,13 @@ func (m *Model) Infer(x *Tensor) *Tensor {
 const inferChunk = 64
 
 func (m *Model) inferSeq(x *Tensor) *Tensor {
-	for _, l := range m.Layers {
+	for i := 0; i < len(m.Layers); i++ {
+		l := m.Layers[i]
+		if d, ok := l.(*Dense); ok && i+1 < len(m.Layers) && m.Layers[i+1].Kind() == "relu" {
+			x = d.inferAct(x, true) // fused ReLU epilogue
+			i++
+			continue
+		}
 		x = l.Infer(x)
 	}
 	return x

@@ -39,14 +39,17 @@ func (o *SGD) Step(params []*Param, lr float64) {
 			wd = float32(o.WeightDecay)
 		}
 		mu, a := float32(o.Momentum), float32(lr)
-		for i, g := range p.Grad {
-			g += wd * p.W[i]
-			if v != nil {
-				v[i] = mu*v[i] + g
-				g = v[i]
+		w, grad := p.W, p.Grad
+		parallelFor(len(w), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				g := grad[i] + wd*w[i]
+				if v != nil {
+					v[i] = mu*v[i] + g
+					g = v[i]
+				}
+				w[i] -= a * g
 			}
-			p.W[i] -= a * g
-		}
+		})
 		p.ApplyMask()
 	}
 }
@@ -87,12 +90,17 @@ func (o *Adam) Step(params []*Param, lr float64) {
 		if p.Decay {
 			wd = float32(o.WeightDecay)
 		}
-		for i, g := range p.Grad {
-			g += wd * p.W[i]
-			m[i] = b1*m[i] + (1-b1)*g
-			v[i] = b2*v[i] + (1-b2)*g*g
-			p.W[i] -= a * m[i] / (float32(math.Sqrt(float64(v[i]))) + eps)
-		}
+		w, grad := p.W, p.Grad
+		parallelFor(len(w), func(lo, hi int) {
+			w, grad, m, v := w[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi]
+			for i := range w {
+				g := grad[i] + wd*w[i]
+				mi := b1*m[i] + (1-b1)*g
+				vi := b2*v[i] + (1-b2)*g*g
+				m[i], v[i] = mi, vi
+				w[i] -= a * mi / (float32(math.Sqrt(float64(vi))) + eps)
+			}
+		})
 		p.ApplyMask()
 	}
 }
