@@ -41,7 +41,8 @@ func parseNum(s string) (float64, bool) {
 // labelColumn names the label column by header name or by 0-based index; ""
 // means the last column. All other columns are float features. Labels must be
 // integers (e.g. "3" or "3.0") in [0, MaxCSVClasses); Classes is max label + 1.
-// Empty lines are skipped. Errors give the 1-based line number.
+// Empty lines are skipped and a leading UTF-8 byte order mark is ignored.
+// Errors give the 1-based line number.
 func ReadCSV(r io.Reader, header, labelColumn string) (*CSVTable, error) {
 	switch header {
 	case "", "auto", "yes", "no":
@@ -82,6 +83,7 @@ func ReadCSV(r io.Reader, header, labelColumn string) (*CSVTable, error) {
 		line, _ := cr.FieldPos(0)
 		if first {
 			first = false
+			rec[0] = strings.TrimPrefix(rec[0], "\ufeff") // UTF-8 byte order mark
 			nfields = len(rec)
 			if nfields < 2 {
 				return nil, fmt.Errorf("line %d: need at least 2 columns (features and a label), got %d", line, nfields)

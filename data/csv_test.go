@@ -59,6 +59,15 @@ func TestReadCSVHeader(t *testing.T) {
 	_, err = ReadCSV(strings.NewReader("a,b,c\n1,2,0\n"), "no", "")
 	require.ErrorContains(t, err, "line 1")
 
+	// A UTF-8 byte order mark and CRLF line ends are tolerated.
+	tab, err = ReadCSV(strings.NewReader("\ufeffcls,x\r\n1,2\r\n"), "auto", "cls")
+	require.NoError(t, err)
+	require.Equal(t, []int{1}, tab.Set.Y)
+	tab, err = ReadCSV(strings.NewReader("\ufeff1,2\r\n0,3\r\n"), "auto", "")
+	require.NoError(t, err)
+	require.False(t, tab.HasHeader)
+	require.Equal(t, []float32{1, 0}, tab.Set.X)
+
 	_, err = ReadCSV(strings.NewReader("1,2,0\n"), "maybe", "")
 	require.ErrorContains(t, err, "header mode")
 }
