@@ -93,9 +93,8 @@ func TestSpMM(t *testing.T) {
 		for _, m := range []int{1, 2, 3, 4, 5, 63, 64, 65, 70, 130} {
 			for _, n := range []int{1, 2, 7, 16, 33, 70} {
 				for _, k := range []int{1, 3, 8, 17, 64, 70} {
-					for _, sp := range []float64{0, 0.5, 0.95} {
-						checkSpMMCase(t, r, m, n, k, sp)
-					}
+					sp := []float64{0, 0.5, 0.95}[r.IntN(3)]
+					checkSpMMCase(t, r, m, n, k, sp)
 				}
 			}
 		}
@@ -192,5 +191,29 @@ func BenchmarkSpMM(b *testing.B) {
 		for _, sp := range []float64{0.5, 0.7, 0.8, 0.9, 0.95} {
 			b.Run(fmt.Sprintf("m%d/s%.2f", m, sp), func(b *testing.B) { benchSpMMvsDense(b, m, 300, 784, sp) })
 		}
+	}
+}
+
+func TestSpMMU8I8(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 13))
+	for _, s := range [][3]int{{1, 1, 1}, {1, 300, 784}, {5, 17, 33}, {70, 23, 70}, {130, 9, 5}} {
+		m, n, k := s[0], s[1], s[2]
+		a := randU8(r, m*k)
+		w := randI8(r, n*k)
+		for i := range w {
+			if r.IntN(10) < 8 {
+				w[i] = 0
+			}
+		}
+		w[0] = -128
+		a[0] = 255
+		za := int32(r.IntN(256))
+		c := NewCSRI8(w, n, k)
+		require.Equal(t, w, c.Dense())
+		want := make([]int32, m*n)
+		got := make([]int32, m*n)
+		gemmU8I8Ref(m, n, k, a, k, za, w, want, n)
+		SpMMU8I8(m, a, k, za, c, got, n)
+		require.Equal(t, want, got)
 	}
 }
