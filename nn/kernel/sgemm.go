@@ -332,6 +332,12 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, j0, kc, nc int) {
 		cols := min(nr, nc-jp)
 		panel := dst[jp*kc : jp*kc+nr*kc]
 		if !transB {
+			if cols == nr {
+				for p := 0; p < kc; p++ {
+					*(*[nr]float32)(panel[p*nr:]) = [nr]float32(b[(p0+p)*ldb+j0+jp:])
+				}
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				d := panel[p*nr : p*nr+nr]
 				copy(d, b[(p0+p)*ldb+j0+jp:][:cols])
