@@ -39,8 +39,9 @@
 // Raw tensor bytes are the parameter's values in row-major order, each in
 // the tensor's encoding: Float32 is IEEE 754 binary32 (4 bytes), Float16 is
 // IEEE 754 binary16 (2 bytes, rounded to nearest even), both little-endian.
-// With compression "zstd" the stored bytes are one zstd frame (with its
-// content size in the header) that decodes to the raw bytes; the writer
+// With compression "zstd" the stored bytes are one zstd frame that decodes
+// to exactly raw_length bytes (a content size in its header, if present,
+// must equal raw_length; decoding stops at raw_length bytes); the writer
 // compresses a tensor only when that makes it smaller. The writer emits the
 // tensors in model parameter order, so a model and its encodings always give
 // the same bytes.

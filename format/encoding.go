@@ -110,8 +110,8 @@ func decompress(stored []byte, compression string, rawLen int) ([]byte, error) {
 		if err := h.Decode(stored); err != nil {
 			return nil, fmt.Errorf("zstd header: %v: %w", err, ErrCorrupt)
 		}
-		if h.Skippable || !h.HasFCS || h.FrameContentSize != uint64(rawLen) {
-			return nil, fmt.Errorf("zstd frame does not declare content size %d: %w", rawLen, ErrCorrupt)
+		if h.Skippable || (h.HasFCS && h.FrameContentSize != uint64(rawLen)) {
+			return nil, fmt.Errorf("zstd frame declares %d bytes, want %d: %w", h.FrameContentSize, rawLen, ErrCorrupt)
 		}
 		_, dec := zstdCodec()
 		out, err := dec.DecodeAll(stored, make([]byte, 0, rawLen))

@@ -195,8 +195,10 @@ func checkDirectory(ts []tensorEntry, dataLen int64, plan archPlan) error {
 			return corrupt("tensor %q: unknown compression %q", e.Name, e.Compression)
 		}
 	}
-	if total != plan.elements {
-		return corrupt("tensors hold %d values, the architecture has %d", total, plan.elements)
+	// Checked before nn.Build allocates the model: the stored bytes bound
+	// the architecture's size. Names and shapes are matched after it.
+	if total < plan.elements {
+		return corrupt("tensors hold %d values, the architecture needs %d (tensors missing?)", total, plan.elements)
 	}
 	// The entries must tile the data section: no overlaps, no stray bytes.
 	order := make([]int, len(ts))
@@ -267,7 +269,9 @@ func planArch(input []int, specs []nn.LayerSpec) (archPlan, error) {
 		return nil
 	}
 	for i, sp := range specs {
-		bad := func(why string) error { return fmt.Errorf("layer %d (%s %q): %s (input %v)", i, sp.Kind, sp.Name, why, s) }
+		bad := func(why string) error {
+			return fmt.Errorf("layer %d (%s %q): %s (input %v)", i, sp.Kind, sp.Name, why, s)
+		}
 		switch sp.Kind {
 		case "dense":
 			if len(s) != 1 {
