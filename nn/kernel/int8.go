@@ -127,7 +127,7 @@ func checkGemmU8I8(m int, a []uint8, lda int, p *PackedI8, acc []int32, ldc int)
 
 // i8MinParallel is the number of multiply-adds below which GemmU8I8 stays
 // on the calling goroutine.
-const i8MinParallel = 1 << 20
+const i8MinParallel = 1 << 18
 
 func gemmU8I8(m int, a []uint8, lda int, za int32, p *PackedI8, acc []int32, ldc int, procs int) {
 	checkGemmU8I8(m, a, lda, p, acc, ldc)
