@@ -162,7 +162,9 @@ func corruptCases(t testing.TB) []corruptCase {
 			p.meta["tensors"] = []any{}
 			p.data = nil
 		}), format.ErrCorrupt},
-		{"dropout rate 1", tamper(t, good, func(p *parts) { p.layers()[1].(map[string]any)["kind"], p.layers()[1].(map[string]any)["rate"] = "dropout", 1 }), format.ErrCorrupt},
+		{"dropout rate 1", tamper(t, good, func(p *parts) {
+			p.layers()[1].(map[string]any)["kind"], p.layers()[1].(map[string]any)["rate"] = "dropout", 1
+		}), format.ErrCorrupt},
 		{"duplicate layer names", tamper(t, good, func(p *parts) { p.layers()[3].(map[string]any)["name"] = "fc1" }), format.ErrCorrupt},
 		{"duplicate tensor", tamper(t, good, func(p *parts) { p.tensor(1)["name"] = p.tensor(0)["name"] }), format.ErrCorrupt},
 		{"missing tensor", tamper(t, good, func(p *parts) {

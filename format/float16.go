@@ -4,8 +4,8 @@ import "math"
 
 // Float16Bits converts f to IEEE 754 binary16, rounding to nearest with ties
 // to even. Values too large for half precision become ±Inf, values too small
-// become ±0 (or a subnormal), NaN stays NaN (quiet, keeping the top payload
-// bits).
+// become ±0 (or a subnormal), NaN stays NaN, keeping the top 10 payload bits
+// (so every half NaN survives Float16From and back).
 func Float16Bits(f float32) uint16 {
 	b := math.Float32bits(f)
 	sign := uint16(b>>16) & 0x8000
@@ -15,7 +15,11 @@ func Float16Bits(f float32) uint16 {
 		if mant == 0 {
 			return sign | 0x7c00
 		}
-		return sign | 0x7e00 | uint16(mant>>13)
+		m := uint16(mant >> 13)
+		if m == 0 {
+			m = 0x200 // payload only in the dropped bits: make it a quiet NaN
+		}
+		return sign | 0x7c00 | m
 	}
 	e := exp - 127 + 15
 	if e >= 0x1f {

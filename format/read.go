@@ -269,8 +269,9 @@ func planArch(input []int, specs []nn.LayerSpec) (archPlan, error) {
 		return nil
 	}
 	for i, sp := range specs {
+		in := s
 		bad := func(why string) error {
-			return fmt.Errorf("layer %d (%s %q): %s (input %v)", i, sp.Kind, sp.Name, why, s)
+			return fmt.Errorf("layer %d (%s %q): %s (input %v)", i, sp.Kind, sp.Name, why, in)
 		}
 		switch sp.Kind {
 		case "dense":

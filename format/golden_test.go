@@ -1,0 +1,154 @@
+package format_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/shrink-ml/shrink/format"
+	"github.com/shrink-ml/shrink/nn"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/format")
+
+const (
+	goldenModel  = "../testdata/format/mlp-v1.shrink"
+	goldenLogits = "../testdata/format/mlp-v1.logits.json"
+)
+
+// goldenFile is the model behind testdata/format/mlp-v1.shrink: a tiny MLP
+// with batch norm, one float16 tensor, and zstd on.
+func goldenFile(t testing.TB) *format.File {
+	m := buildModel(t, "dense:6,relu,bn,dense:10", nn.Shape{8}, 3)
+	w := m.Layers[0].Params()[0].W
+	for i := range w {
+		if i%4 != 0 {
+			w[i] = 0 // pruned, so that zstd has something to do
+		}
+	}
+	f := format.New(m, provenance())
+	f.Encodings = map[string]format.Encoding{"fc1.weight": format.Float16}
+	return f
+}
+
+type goldenOutput struct {
+	Inputs []float32 `json:"inputs"`
+	Logits []float32 `json:"logits"`
+}
+
+func TestGolden(t *testing.T) {
+	if *update {
+		f := goldenFile(t)
+		require.NoError(t, format.Write(goldenModel, f))
+		g, err := format.Read(goldenModel)
+		require.NoError(t, err)
+		x := randomInputs(g.Model, 5, 11)
+		out, err := json.MarshalIndent(goldenOutput{Inputs: x, Logits: logits(t, g.Model, x)}, "", "  ")
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(goldenLogits, append(out, '\n'), 0o644))
+	}
+	f, err := format.Read(goldenModel)
+	require.NoError(t, err, "run go test ./format -run TestGolden -update to regenerate")
+	b, err := os.ReadFile(goldenLogits)
+	require.NoError(t, err)
+	var want goldenOutput
+	require.NoError(t, json.Unmarshal(b, &want))
+	require.Equal(t, want.Logits, logits(t, f.Model, want.Inputs))
+	require.Equal(t, provenance(), f.Provenance)
+	require.Equal(t, format.Float16, f.Encodings["fc1.weight"])
+	require.Equal(t, format.Float32, f.Encodings["fc2.weight"])
+	require.True(t, f.Compress)
+
+	// The file still matches what the writer makes of the same model
+	// (weights, architecture, encodings).
+	g := goldenFile(t)
+	var buf bytes.Buffer
+	require.NoError(t, format.Encode(&buf, g))
+	h, err := format.Decode(buf.Bytes())
+	require.NoError(t, err)
+	require.Equal(t, h.Model.Spec(), f.Model.Spec())
+	require.Equal(t, h.Model.Params(), f.Model.Params())
+	var names []string
+	for _, ti := range f.Tensors() {
+		names = append(names, ti.Name)
+	}
+	require.Equal(t, []string{"fc1.weight", "fc1.bias", "bn1.gamma", "bn1.beta", "bn1.running_mean", "bn1.running_var", "fc2.weight", "fc2.bias"}, names)
+}
+
+func FuzzDecode(f *testing.F) {
+	seeds, _ := filepath.Glob("../testdata/format/*.shrink")
+	for _, p := range seeds {
+		b, err := os.ReadFile(p)
+		require.NoError(f, err)
+		f.Add(b)
+	}
+	f.Add(smallFile(f, false))
+	f.Add(smallFile(f, true))
+	for _, c := range corruptCases(f) {
+		f.Add(c.b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g, err := format.Decode(b)
+		if err != nil {
+			require.Nil(t, g)
+			if !errorsIsAny(err, format.ErrCorrupt, format.ErrVersion) {
+				t.Fatalf("error wraps neither ErrCorrupt nor ErrVersion: %v", err)
+			}
+			return
+		}
+		var buf bytes.Buffer
+		if err := format.Encode(&buf, g); err != nil {
+			// Re-marshalled metadata can outgrow the cap (escaping).
+			require.Contains(t, err.Error(), "metadata is")
+			return
+		}
+		h, err := format.Decode(buf.Bytes())
+		require.NoError(t, err)
+		requireSameModel(t, g, h)
+	})
+}
+
+func errorsIsAny(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errorsIs(err, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// requireSameModel checks architecture, encodings and weights (bit for
+// bit, NaNs included).
+func requireSameModel(t *testing.T, g, h *format.File) {
+	t.Helper()
+	require.Equal(t, g.Model.Input, h.Model.Input)
+	require.Equal(t, g.Model.Spec(), h.Model.Spec())
+	gt, ht := g.Tensors(), h.Tensors()
+	require.Len(t, ht, len(gt))
+	for i := range gt {
+		require.Equal(t, gt[i].Name, ht[i].Name)
+		require.Equal(t, gt[i].Shape, ht[i].Shape)
+		require.Equal(t, gt[i].Encoding, ht[i].Encoding)
+	}
+	gp, hp := g.Model.Params(), h.Model.Params()
+	require.Len(t, hp, len(gp))
+	for i := range gp {
+		require.Len(t, hp[i].W, len(gp[i].W))
+		for j := range gp[i].W {
+			if float32bits(gp[i].W[j]) != float32bits(hp[i].W[j]) {
+				t.Fatalf("tensor %d value %d: %v != %v", i, j, gp[i].W[j], hp[i].W[j])
+			}
+		}
+	}
+}
+
+func float32bits(f float32) uint32 { return math.Float32bits(f) }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
