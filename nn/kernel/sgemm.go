@@ -23,11 +23,14 @@ const (
 // parMinFlops is the GEMM size (2·m·n·k flops) from which a call is split
 // across GOMAXPROCS goroutines; smaller calls run on the calling goroutine.
 //
-// Measured on the 2-core AMD EPYC (AVX2+FMA) development VM with
-// BenchmarkCrossover: square GEMMs of 2·n³ flops, serial vs 2 goroutines:
-// n=48 (0.22 MFLOP) parallel slower, n=64 (0.5 MFLOP) about even, n=96
-// (1.8 MFLOP) parallel ~1.5x faster. The constant sits at the break-even.
-const parMinFlops = 1 << 19
+// Measured with BenchmarkSgemmCrossover (square n×n×n, AVX2 level, one
+// goroutine vs both cores) on the 2-core AMD EPYC (AVX2+FMA) development VM,
+// GFLOP/s serial/parallel over three runs on a shared, noisy machine:
+// n=32 (66 KFLOP) 11/8, n=48 (0.22 MFLOP) 20-27/12-15, n=64 (0.52 MFLOP)
+// 13-20/15-18, n=80 (1.0 MFLOP) 16-21/14-24, n=96 (1.8 MFLOP) 16-19/20-28,
+// n=128 (4.2 MFLOP) 16-25/25-30. Parallel wins from about n=80, so the
+// threshold is 2·80³ ≈ 2^20 flops.
+const parMinFlops = 1 << 20
 
 // parMin is parMinFlops as a variable, so the crossover benchmark can force
 // the parallel path.
