@@ -177,21 +177,26 @@ func spmmBlocks(i0, i1 int, x []float32, ldx int, w *CSR, bias []float32, relu b
 	acc := make([]float32, spmmBlock)
 	for b0 := i0; b0 < i1; b0 += spmmBlock {
 		mb := min(spmmBlock, i1-b0)
+		mbp := (mb + 7) &^ 7 // lanes padded to whole vectors (zeros)
+		xt := xt[:k*mbp]
+		if mbp != mb {
+			clear(xt)
+		}
 		for i := 0; i < mb; i++ {
 			row := x[(b0+i)*ldx : (b0+i)*ldx+k]
 			for p, v := range row {
-				xt[p*mb+i] = v
+				xt[p*mbp+i] = v
 			}
 		}
-		acc := acc[:mb]
+		acc := acc[:mbp]
 		for j := 0; j < w.Rows; j++ {
 			lo, hi := int(w.RowPtr[j]), int(w.RowPtr[j+1])
-			spmmAccRow(acc, xt, mb, w.ColIdx[lo:hi], w.Val[lo:hi])
+			spmmAccRow(acc, xt, mbp, w.ColIdx[lo:hi], w.Val[lo:hi])
 			var bj float32
 			if bias != nil {
 				bj = bias[j]
 			}
-			for i, v := range acc {
+			for i, v := range acc[:mb] {
 				v += bj
 				if relu && !(v > 0) {
 					v = 0

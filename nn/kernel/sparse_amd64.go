@@ -2,25 +2,50 @@
 
 package kernel
 
-// spmmRow64 sets acc[i] = Σ_t val[t]·xt[idx[t]·64+i] for i < 64 (AVX2+FMA;
-// xt is a transposed block of exactly 64 activation rows).
-//
-//go:noescape
-func spmmRow64(acc *float32, xt *float32, idx *int32, val *float32, nnz int)
+// spmmRowW sets acc[i] = Σ_t val[t]·xt[idx[t]·stride+i] for i < W (AVX2+FMA).
+// idx must be valid column indices of the transposed block xt.
 
-// spmmAccRow sets acc[i] = Σ_t val[t]·xt[idx[t]·mb+i] for i < mb = len(acc).
+//go:noescape
+func spmmRow64(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int)
+
+//go:noescape
+func spmmRow32(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int)
+
+//go:noescape
+func spmmRow16(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int)
+
+//go:noescape
+func spmmRow8(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int)
+
+// spmmAccRow sets acc[i] = Σ_t val[t]·xt[idx[t]·mb+i] for i < len(acc) ≤ mb.
+// On AVX2, mb must be a multiple of 8 (spmmBlocks pads the block) and the
+// lanes are covered by 64-, 32-, 16- and 8-wide kernels; the caller has
+// checked that every idx is < k and len(xt) ≥ k·mb.
 func spmmAccRow(acc, xt []float32, mb int, idx []int32, val []float32) {
-	if level == AVX2 && mb == 64 && len(acc) == 64 {
-		if len(idx) > 0 {
-			_ = val[len(idx)-1]
-		}
-		var ip *int32
-		var vp *float32
-		if len(idx) > 0 {
-			ip, vp = &idx[0], &val[0]
-		}
-		spmmRow64(&acc[0], &xt[0], ip, vp, len(idx))
+	if level != AVX2 || mb%8 != 0 || len(acc) != mb {
+		spmmAccRowGo(acc, xt, mb, idx, val)
 		return
 	}
-	spmmAccRowGo(acc, xt, mb, idx, val)
+	if len(idx) == 0 {
+		clear(acc)
+		return
+	}
+	_ = val[len(idx)-1]
+	ip, vp := &idx[0], &val[0]
+	for off := 0; off < mb; {
+		switch rem := mb - off; {
+		case rem >= 64:
+			spmmRow64(&acc[off], &xt[off], mb, ip, vp, len(idx))
+			off += 64
+		case rem >= 32:
+			spmmRow32(&acc[off], &xt[off], mb, ip, vp, len(idx))
+			off += 32
+		case rem >= 16:
+			spmmRow16(&acc[off], &xt[off], mb, ip, vp, len(idx))
+			off += 16
+		default:
+			spmmRow8(&acc[off], &xt[off], mb, ip, vp, len(idx))
+			off += 8
+		}
+	}
 }

@@ -1,19 +1,22 @@
-// Hand-written AVX2 kernel for SpMM (sparse CSR weights × dense activations).
-// spmmRow64 computes, for one CSR row, acc[i] = Σ_t val[t]·xt[idx[t]·64+i]
-// for the 64 activation rows i of a transposed block, keeping the 64 sums in
-// eight YMM registers and using one broadcast + eight VFMADD231PS per nonzero.
+// Hand-written AVX2 kernels for SpMM (sparse CSR weights × dense activations).
+// spmmRowW computes, for one CSR row, acc[i] = Σ_t val[t]·xt[idx[t]·stride+i]
+// for W = 64, 32, 16 or 8 consecutive activation rows i of a transposed block
+// (stride in floats), keeping the W sums in W/8 YMM registers and using one
+// broadcast plus W/8 VFMADD231PS per nonzero.
 
 //go:build amd64 && !purego
 
 #include "textflag.h"
 
-// func spmmRow64(acc *float32, xt *float32, idx *int32, val *float32, nnz int)
-TEXT ·spmmRow64(SB), NOSPLIT, $0-40
+// func spmmRow64(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int)
+TEXT ·spmmRow64(SB), NOSPLIT, $0-48
 	MOVQ acc+0(FP), DI
 	MOVQ xt+8(FP), SI
-	MOVQ idx+16(FP), R8
-	MOVQ val+24(FP), R9
-	MOVQ nnz+32(FP), CX
+	MOVQ stride+16(FP), DX
+	SHLQ $2, DX
+	MOVQ idx+24(FP), R8
+	MOVQ val+32(FP), R9
+	MOVQ nnz+40(FP), CX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -23,10 +26,10 @@ TEXT ·spmmRow64(SB), NOSPLIT, $0-40
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
 	TESTQ CX, CX
-	JZ   done
-loop:
+	JZ   done64
+loop64:
 	MOVLQSX (R8), AX
-	SHLQ $8, AX
+	IMULQ DX, AX
 	VBROADCASTSS (R9), Y8
 	VFMADD231PS 0(SI)(AX*1), Y8, Y0
 	VFMADD231PS 32(SI)(AX*1), Y8, Y1
@@ -39,8 +42,8 @@ loop:
 	ADDQ $4, R8
 	ADDQ $4, R9
 	DECQ CX
-	JNZ  loop
-done:
+	JNZ  loop64
+done64:
 	VMOVUPS Y0, 0(DI)
 	VMOVUPS Y1, 32(DI)
 	VMOVUPS Y2, 64(DI)
@@ -49,5 +52,95 @@ done:
 	VMOVUPS Y5, 160(DI)
 	VMOVUPS Y6, 192(DI)
 	VMOVUPS Y7, 224(DI)
+	VZEROUPPER
+	RET
+
+// func spmmRow32(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int)
+TEXT ·spmmRow32(SB), NOSPLIT, $0-48
+	MOVQ acc+0(FP), DI
+	MOVQ xt+8(FP), SI
+	MOVQ stride+16(FP), DX
+	SHLQ $2, DX
+	MOVQ idx+24(FP), R8
+	MOVQ val+32(FP), R9
+	MOVQ nnz+40(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	TESTQ CX, CX
+	JZ   done32
+loop32:
+	MOVLQSX (R8), AX
+	IMULQ DX, AX
+	VBROADCASTSS (R9), Y8
+	VFMADD231PS 0(SI)(AX*1), Y8, Y0
+	VFMADD231PS 32(SI)(AX*1), Y8, Y1
+	VFMADD231PS 64(SI)(AX*1), Y8, Y2
+	VFMADD231PS 96(SI)(AX*1), Y8, Y3
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNZ  loop32
+done32:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VZEROUPPER
+	RET
+
+// func spmmRow16(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int)
+TEXT ·spmmRow16(SB), NOSPLIT, $0-48
+	MOVQ acc+0(FP), DI
+	MOVQ xt+8(FP), SI
+	MOVQ stride+16(FP), DX
+	SHLQ $2, DX
+	MOVQ idx+24(FP), R8
+	MOVQ val+32(FP), R9
+	MOVQ nnz+40(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	TESTQ CX, CX
+	JZ   done16
+loop16:
+	MOVLQSX (R8), AX
+	IMULQ DX, AX
+	VBROADCASTSS (R9), Y8
+	VFMADD231PS 0(SI)(AX*1), Y8, Y0
+	VFMADD231PS 32(SI)(AX*1), Y8, Y1
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNZ  loop16
+done16:
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VZEROUPPER
+	RET
+
+// func spmmRow8(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int)
+TEXT ·spmmRow8(SB), NOSPLIT, $0-48
+	MOVQ acc+0(FP), DI
+	MOVQ xt+8(FP), SI
+	MOVQ stride+16(FP), DX
+	SHLQ $2, DX
+	MOVQ idx+24(FP), R8
+	MOVQ val+32(FP), R9
+	MOVQ nnz+40(FP), CX
+	VXORPS Y0, Y0, Y0
+	TESTQ CX, CX
+	JZ   done8
+loop8:
+	MOVLQSX (R8), AX
+	IMULQ DX, AX
+	VBROADCASTSS (R9), Y8
+	VFMADD231PS 0(SI)(AX*1), Y8, Y0
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNZ  loop8
+done8:
+	VMOVUPS Y0, 0(DI)
 	VZEROUPPER
 	RET
