@@ -16,6 +16,7 @@ type Conv2D struct {
 	W, B                         *Param
 	cols                         []float32 // cached im2col of the input batch (training)
 	n                            int
+	y, dcols, dx                 []float32
 }
 
 // NewConv2D returns a convolution over (h, w, c) images with f filters of
@@ -53,38 +54,49 @@ func (c *Conv2D) MACs() int64 {
 	return int64(c.out[0]*c.out[1]) * int64(c.Filters) * int64(c.KH*c.KW*c.in[2])
 }
 
-func (c *Conv2D) im2col(x *Tensor) []float32 {
-	p := c.out[0] * c.out[1]
-	k := c.KH * c.KW * c.in[2]
-	cols := make([]float32, x.N*p*k)
+// im2col lays out the patches of every image of the batch, one image per
+// task across the cores.
+func (c *Conv2D) im2col(x *Tensor, cols []float32) {
+	pk := c.out[0] * c.out[1] * c.KH * c.KW * c.in[2]
 	isz := c.in.Size()
-	for i := 0; i < x.N; i++ {
-		im2col(x.Data[i*isz:(i+1)*isz], c.in[0], c.in[1], c.in[2], c.KH, c.KW, c.Stride, c.Pad, cols[i*p*k:(i+1)*p*k])
-	}
-	return cols
+	parallelFor(x.N*pk, func(lo, hi int) {
+		for i := lo / pk; i < (hi+pk-1)/pk && i < x.N; i++ {
+			if i*pk < lo {
+				continue // the previous chunk owns this image
+			}
+			kernel.Im2col(x.Data[i*isz:(i+1)*isz], c.in[0], c.in[1], c.in[2], c.KH, c.KW, c.Stride, c.Pad, cols[i*pk:(i+1)*pk])
+		}
+	})
 }
 
-func (c *Conv2D) gemm(n int, cols []float32) *Tensor {
+// gemm computes y (N·P, F) = cols (N·P, K) · Wᵀ (K, F) + b.
+func (c *Conv2D) gemm(n int, cols, y []float32, relu bool) {
 	p := c.out[0] * c.out[1]
 	k := c.KH * c.KW * c.in[2]
-	y := NewTensor(n, c.out)
-	for r := 0; r < n*p; r++ {
-		copy(y.Data[r*c.Filters:(r+1)*c.Filters], c.B.W)
-	}
-	// y: (N·P, F) = cols (N·P, K) · Wᵀ (K, F) + b
-	kernel.Sgemm(false, true, n*p, c.Filters, k, 1, cols, k, c.W.W, k, 1, y.Data, c.Filters)
-	return y
+	kernel.SgemmBiasAct(n*p, c.Filters, k, cols, k, c.W.W, k, c.B.W, relu, y, c.Filters)
 }
 
 // Infer implements Layer.
 //
 //	x: (N, H, W, C) → y: (N, OH, OW, F)
-func (c *Conv2D) Infer(x *Tensor) *Tensor { return c.gemm(x.N, c.im2col(x)) }
+func (c *Conv2D) Infer(x *Tensor) *Tensor { return c.inferAct(x, false) }
+
+func (c *Conv2D) inferAct(x *Tensor, relu bool) *Tensor {
+	cols := make([]float32, x.N*c.out[0]*c.out[1]*c.KH*c.KW*c.in[2])
+	c.im2col(x, cols)
+	y := NewTensor(x.N, c.out)
+	c.gemm(x.N, cols, y.Data, relu)
+	return y
+}
 
 // Forward implements Layer.
 func (c *Conv2D) Forward(x *Tensor) *Tensor {
-	c.cols, c.n = c.im2col(x), x.N
-	return c.gemm(x.N, c.cols)
+	c.n = x.N
+	cols := reuse(&c.cols, x.N*c.out[0]*c.out[1]*c.KH*c.KW*c.in[2])
+	c.im2col(x, cols)
+	y := &Tensor{N: x.N, Shape: c.out, Data: reuse(&c.y, x.N*c.out.Size())}
+	c.gemm(x.N, cols, y.Data, false)
+	return y
 }
 
 // Backward implements Layer.
@@ -101,58 +113,20 @@ func (c *Conv2D) Backward(dy *Tensor) *Tensor {
 			c.B.Grad[j] += v
 		}
 	}
-	dcols := make([]float32, n*p*k)
+	dcols := reuse(&c.dcols, n*p*k)
 	kernel.Sgemm(false, false, n*p, k, f, 1, dy.Data, f, c.W.W, k, 0, dcols, k)
-	dx := NewTensor(n, c.in)
+	dx := &Tensor{N: n, Shape: c.in, Data: reuse(&c.dx, n*c.in.Size())}
+	clear(dx.Data)
 	isz := c.in.Size()
-	for i := 0; i < n; i++ {
-		col2im(dcols[i*p*k:(i+1)*p*k], c.in[0], c.in[1], c.in[2], c.KH, c.KW, c.Stride, c.Pad, dx.Data[i*isz:(i+1)*isz])
-	}
+	pk := p * k
+	parallelFor(n*pk, func(lo, hi int) {
+		for i := lo / pk; i < (hi+pk-1)/pk && i < n; i++ {
+			if i*pk < lo {
+				continue
+			}
+			kernel.Col2im(dcols[i*pk:(i+1)*pk], c.in[0], c.in[1], c.in[2], c.KH, c.KW, c.Stride, c.Pad, dx.Data[i*isz:(i+1)*isz])
+		}
+	})
 	return dx
 }
 
-// im2col writes, for each output position (oy, ox), the patch of the (h, w,
-// c) image it sees as one row ordered (ky, kx, c); padding reads as zero.
-func im2col(src []float32, h, w, c, kh, kw, stride, pad int, dst []float32) {
-	oh, ow := convOut(h, kh, stride, pad), convOut(w, kw, stride, pad)
-	i := 0
-	for oy := 0; oy < oh; oy++ {
-		for ox := 0; ox < ow; ox++ {
-			for ky := 0; ky < kh; ky++ {
-				iy := oy*stride - pad + ky
-				for kx := 0; kx < kw; kx++ {
-					ix := ox*stride - pad + kx
-					if iy < 0 || iy >= h || ix < 0 || ix >= w {
-						clear(dst[i : i+c])
-					} else {
-						copy(dst[i:i+c], src[(iy*w+ix)*c:(iy*w+ix+1)*c])
-					}
-					i += c
-				}
-			}
-		}
-	}
-}
-
-// col2im is the adjoint of im2col: it adds each patch row back into dst.
-func col2im(cols []float32, h, w, c, kh, kw, stride, pad int, dst []float32) {
-	oh, ow := convOut(h, kh, stride, pad), convOut(w, kw, stride, pad)
-	i := 0
-	for oy := 0; oy < oh; oy++ {
-		for ox := 0; ox < ow; ox++ {
-			for ky := 0; ky < kh; ky++ {
-				iy := oy*stride - pad + ky
-				for kx := 0; kx < kw; kx++ {
-					ix := ox*stride - pad + kx
-					if iy >= 0 && iy < h && ix >= 0 && ix < w {
-						d := dst[(iy*w+ix)*c : (iy*w+ix+1)*c]
-						for j, v := range cols[i : i+c] {
-							d[j] += v
-						}
-					}
-					i += c
-				}
-			}
-		}
-	}
-}

@@ -1,9 +1,6 @@
 package nn
 
-import (
-	"fmt"
-	"math"
-)
+import "fmt"
 
 // Pool2D is max or average pooling over k×k windows of NHWC images with the
 // given stride, no padding (windows that would run past the edge are
@@ -47,47 +44,74 @@ func (p *Pool2D) Params() []*Param { return nil }
 func (p *Pool2D) MACs() int64 { return 0 }
 
 func (p *Pool2D) run(x *Tensor, keep bool) *Tensor {
-	h, w, c := p.in[0], p.in[1], p.in[2]
-	oh, ow := p.out[0], p.out[1]
 	y := NewTensor(x.N, p.out)
 	if keep && p.Max {
 		p.arg = make([]int32, len(y.Data))
 	}
 	isz, osz := p.in.Size(), p.out.Size()
+	parallelFor(x.N*isz, func(lo, hi int) {
+		for n := lo / isz; n < (hi+isz-1)/isz && n < x.N; n++ {
+			if n*isz < lo {
+				continue
+			}
+			var arg []int32
+			if keep && p.Max {
+				arg = p.arg[n*osz : (n+1)*osz]
+			}
+			p.pool(x.Data[n*isz:(n+1)*isz], y.Data[n*osz:(n+1)*osz], arg, int32(n*isz))
+		}
+	})
+	return y
+}
+
+// pool pools one image; with arg it records the input index (plus off) of
+// each maximum. Loops run over the channels, which are contiguous in NHWC.
+func (p *Pool2D) pool(src, dst []float32, arg []int32, off int32) {
+	w, c := p.in[1], p.in[2]
+	oh, ow := p.out[0], p.out[1]
 	inv := float32(1) / float32(p.K*p.K)
-	for n := 0; n < x.N; n++ {
-		src := x.Data[n*isz : (n+1)*isz]
-		dst := y.Data[n*osz : (n+1)*osz]
-		for oy := 0; oy < oh; oy++ {
-			for ox := 0; ox < ow; ox++ {
-				o := (oy*ow + ox) * c
-				for ch := 0; ch < c; ch++ {
-					best, bi := float32(math.Inf(-1)), 0
-					var sum float32
-					for ky := 0; ky < p.K; ky++ {
-						for kx := 0; kx < p.K; kx++ {
-							i := ((oy*p.Stride+ky)*w+ox*p.Stride+kx)*c + ch
-							v := src[i]
-							if v > best {
-								best, bi = v, i
+	for oy := 0; oy < oh; oy++ {
+		for ox := 0; ox < ow; ox++ {
+			o := (oy*ow + ox) * c
+			d := dst[o : o+c]
+			for ky := 0; ky < p.K; ky++ {
+				for kx := 0; kx < p.K; kx++ {
+					i := ((oy*p.Stride+ky)*w + ox*p.Stride + kx) * c
+					s := src[i : i+c]
+					first := ky == 0 && kx == 0
+					switch {
+					case first:
+						copy(d, s)
+						if arg != nil {
+							for ch := range d {
+								arg[o+ch] = off + int32(i+ch)
 							}
-							sum += v
+						}
+					case p.Max && arg != nil:
+						for ch, v := range s {
+							if v > d[ch] {
+								d[ch] = v
+								arg[o+ch] = off + int32(i+ch)
+							}
+						}
+					case p.Max:
+						for ch, v := range s {
+							d[ch] = max(d[ch], v)
+						}
+					default:
+						for ch, v := range s {
+							d[ch] += v
 						}
 					}
-					if p.Max {
-						dst[o+ch] = best
-						if keep {
-							p.arg[n*osz+o+ch] = int32(n*isz + bi)
-						}
-					} else {
-						dst[o+ch] = sum * inv
-					}
+				}
+			}
+			if !p.Max {
+				for ch := range d {
+					d[ch] *= inv
 				}
 			}
 		}
 	}
-	_ = h
-	return y
 }
 
 // Infer implements Layer.
