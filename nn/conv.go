@@ -129,4 +129,3 @@ func (c *Conv2D) Backward(dy *Tensor) *Tensor {
 	})
 	return dx
 }
-
