@@ -1,0 +1,148 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/shrink-ml/shrink/data"
+	"github.com/shrink-ml/shrink/format"
+	"github.com/shrink-ml/shrink/nn"
+)
+
+// dataFlags are the flags of every command that reads a data set.
+type dataFlags struct {
+	spec         string
+	testFraction float64
+	testFile     string
+	labelColumn  string
+	header       string
+	normalize    string
+}
+
+func (d *dataFlags) register(c *pflag.FlagSet) {
+	c.StringVar(&d.spec, "data", "", `data set: "mnist-mini" (embedded, default), an MNIST IDX folder, or a .csv/.csv.gz file`)
+	c.Float64Var(&d.testFraction, "test-fraction", 0, "CSV: fraction of rows held out for test when no --test-file (default 0.2)")
+	c.StringVar(&d.testFile, "test-file", "", "CSV: a separate test file")
+	c.StringVar(&d.labelColumn, "label-column", "", "CSV: label column name or 0-based index (default: the last column)")
+	c.StringVar(&d.header, "header", "", "CSV: header row: auto (default), yes or no")
+	c.StringVar(&d.normalize, "normalize", "", "CSV: feature normalisation fitted on the training part: none (default), minmax or standard")
+}
+
+func (d *dataFlags) options(seed int64) data.Options {
+	return data.Options{TestFraction: d.testFraction, Seed: seed, TestFile: d.testFile, LabelColumn: d.labelColumn, Header: d.header, Normalize: d.normalize}
+}
+
+// loadData loads the data set given by flags. When the flags name no data
+// set, or the same source the model was trained on, the split recorded in
+// the model file is reused so evaluation never sees training rows.
+func loadData(d *dataFlags, seed int64, rec *format.File) (*data.Data, error) {
+	if rec != nil && len(rec.Provenance.DataInfo) > 0 {
+		var info data.Info
+		if err := json.Unmarshal(rec.Provenance.DataInfo, &info); err == nil && (d.spec == "" || d.spec == info.Source) && d.testFile == "" && d.testFraction == 0 {
+			ds, err := data.LoadWithInfo(info)
+			if err != nil {
+				return nil, fmt.Errorf("--data %s (recorded in the model file): %w", info.Source, err)
+			}
+			return ds, nil
+		}
+	}
+	spec := d.spec
+	if spec == "" {
+		spec = data.KindMNISTMini
+	}
+	ds, err := data.Load(spec, d.options(seed))
+	if err != nil {
+		return nil, fmt.Errorf("--data %s: %w", spec, err)
+	}
+	return ds, nil
+}
+
+// loadModel reads a model file.
+func loadModel(path string) (*format.File, error) {
+	f, err := format.Read(path)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+func checkFits(m *nn.Model, ds *data.Data) error {
+	if !nn.Shape(ds.Train.Shape).Equal(m.Input) && !(ds.Test != nil && nn.Shape(ds.Test.Shape).Equal(m.Input)) {
+		return fmt.Errorf("data set %s has samples of shape %v but the model takes %v", ds.Name, nn.Shape(ds.Train.Shape), m.Input)
+	}
+	if ds.Train.Classes > m.Classes() {
+		return fmt.Errorf("data set %s has %d classes but the model outputs %d", ds.Name, ds.Train.Classes, m.Classes())
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// trainProgress returns OnBatch/OnEpoch callbacks that draw a progress bar
+// on stderr when it is a terminal (and not --quiet), and print one line per
+// epoch unless --quiet.
+func trainProgress(g *globals, label string, epochs int) (func(nn.BatchInfo), func(nn.EpochInfo)) {
+	if g.quiet {
+		return nil, nil
+	}
+	var bar *progressbar.ProgressBar
+	tty := isTerminal(g.stderr)
+	onBatch := func(b nn.BatchInfo) {
+		if !tty {
+			return
+		}
+		if bar == nil || b.Batch == 1 {
+			bar = progressbar.NewOptions(b.Batches,
+				progressbar.OptionSetWriter(g.stderr),
+				progressbar.OptionSetWidth(30),
+				progressbar.OptionShowCount(),
+				progressbar.OptionClearOnFinish(),
+				progressbar.OptionThrottle(100*time.Millisecond),
+			)
+		}
+		rate := float64(b.Seen) / b.Elapsed.Seconds()
+		bar.Describe(fmt.Sprintf("%s epoch %d/%d loss %.4f %6.0f img/s", label, b.Epoch, epochs, b.Loss, rate))
+		_ = bar.Set(b.Batch)
+		if b.Batch == b.Batches {
+			_ = bar.Finish()
+		}
+	}
+	onEpoch := func(e nn.EpochInfo) {
+		val := ""
+		if e.ValAcc > 0 {
+			val = fmt.Sprintf("  val acc %.2f%%", 100*e.ValAcc)
+		}
+		fmt.Fprintf(g.stderr, "%s epoch %d/%d  loss %.4f  train acc %.2f%%%s  %.1fs  %.0f img/s\n",
+			label, e.Epoch, epochs, e.Loss, 100*e.TrainAcc, val, e.Seconds, e.ImagesPerSec)
+	}
+	return onBatch, onEpoch
+}
+
+// commandLine is the command as typed, for provenance.
+func commandLine() string { return "shrink " + strings.Join(os.Args[1:], " ") }

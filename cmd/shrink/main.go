@@ -1,0 +1,94 @@
+// Command shrink trains, compresses, compares and exports neural networks.
+// Run `shrink --help` for the commands; `shrink demo` shows the whole story
+// on the embedded mnist-mini data set.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the command failed (bad input file, I/O, training diverged)
+	exitUsage = 2 // bad flags or arguments
+)
+
+// usageError marks errors in flags or arguments.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// globals are the flags every command has.
+type globals struct {
+	quiet  bool
+	seed   int64
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// logf prints chatter to stderr unless --quiet.
+func (g *globals) logf(format string, a ...any) {
+	if !g.quiet {
+		fmt.Fprintf(g.stderr, format, a...)
+	}
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "shrink",
+		Short: "shrink makes neural networks smaller and faster",
+		Long: `shrink trains baseline networks, compresses them (pruning, quantization,
+distillation), compares compressed against original, and writes compact,
+checksummed model files.
+
+DATA is "mnist-mini" (embedded, the default), a folder holding the four MNIST
+IDX files (gzipped or not), or a CSV file (numeric features, label column last
+unless --label-column says otherwise).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress and no chatter on stderr (errors still print)")
+	root.PersistentFlags().Int64Var(&g.seed, "seed", 1, "seed for every random choice (initialisation, shuffling, splits)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newTrainCmd(g), newEvalCmd(g), newInspectCmd(g), newDemoCmd(g))
+	return root
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := root.ExecuteContext(ctx); err != nil {
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "shrink") {
+			msg = "shrink: " + msg
+		}
+		fmt.Fprintln(stderr, strings.ReplaceAll(msg, "\n", " "))
+		var u usageError
+		if errors.As(err, &u) || strings.Contains(msg, "unknown command") || strings.Contains(msg, "accepts ") || strings.Contains(msg, "arg(s)") {
+			return exitUsage
+		}
+		return exitError
+	}
+	return exitOK
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// shrinkRun runs the CLI in-process and returns exit code, stdout, stderr.
+func shrinkRun(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+const blobs = "../../testdata/blobs.csv"
+
+func TestTrainEvalInspectCSV(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.shrink")
+	code, out, errs := shrinkRun(t, "train", "--arch", "mlp:16", "--data", blobs, "--epochs", "15", "--batch", "16", "--lr", "0.01", "--quiet", "--json", "-o", model)
+	require.Equal(t, 0, code, errs)
+	require.Empty(t, errs, "--quiet prints nothing on stderr")
+	var tr map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &tr))
+	for _, k := range []string{"accuracy", "loss", "params", "nonzero_params", "macs", "file_bytes"} {
+		require.Contains(t, tr, k)
+	}
+	require.Greater(t, tr["accuracy"].(float64), 0.85)
+	require.EqualValues(t, 4*16+16+16*3+3, tr["params"])
+
+	// eval without --data reuses the split recorded in the model file.
+	code, out, errs = shrinkRun(t, "eval", model, "--json")
+	require.Equal(t, 0, code, errs)
+	var ev map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &ev))
+	require.Equal(t, tr["accuracy"], ev["accuracy"])
+	require.EqualValues(t, 60, ev["n"], "20% of 300 rows held out")
+	require.EqualValues(t, fileSize(model), ev["file_bytes"])
+
+	code, out, errs = shrinkRun(t, "inspect", model, "--json")
+	require.Equal(t, 0, code, errs)
+	var in struct {
+		Params int64 `json:"params"`
+		Layers []struct {
+			Name string `json:"name"`
+			MACs int64  `json:"macs"`
+		} `json:"layers"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &in))
+	require.EqualValues(t, tr["params"], in.Params)
+	require.Equal(t, "fc1", in.Layers[0].Name)
+	require.EqualValues(t, 64, in.Layers[0].MACs)
+
+	code, out, _ = shrinkRun(t, "inspect", model)
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "fc2")
+	require.Contains(t, out, "float32")
+}
+
+func TestErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.shrink")
+	require.NoError(t, os.WriteFile(bad, []byte("not a model at all"), 0o644))
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"train", "--data", blobs, "-o", filepath.Join(dir, "x")}, exitUsage, "--arch"},
+		{[]string{"train", "--arch", "mlp:4", "--data", blobs}, exitUsage, "-o"},
+		{[]string{"train", "--arch", "mlp:4", "--data", blobs, "--epochs", "x", "-o", filepath.Join(dir, "x")}, exitUsage, "epochs"},
+		{[]string{"train", "--arch", "wat:4", "--data", blobs, "-o", filepath.Join(dir, "x")}, exitUsage, "wat"},
+		{[]string{"train", "--arch", "mlp:4", "--data", filepath.Join(dir, "missing.csv"), "-o", filepath.Join(dir, "x")}, exitError, "missing.csv"},
+		{[]string{"train", "--arch", "mlp:4", "--data", blobs, "--epochs", "1", "-q", "-o", filepath.Join(dir, "no", "such", "dir", "m.shrink")}, exitError, "m.shrink"},
+		{[]string{"eval", bad}, exitError, "bad.shrink"},
+		{[]string{"eval", filepath.Join(dir, "nope.shrink")}, exitError, "nope.shrink"},
+		{[]string{"inspect"}, exitUsage, "arg"},
+		{[]string{"frobnicate"}, exitUsage, "unknown command"},
+	}
+	for _, c := range cases {
+		code, out, errs := shrinkRun(t, c.args...)
+		require.Equal(t, c.code, code, "%v: %s", c.args, errs)
+		require.Empty(t, out, c.args)
+		require.Contains(t, errs, c.want, c.args)
+		require.Equal(t, 1, strings.Count(errs, "\n"), "one line: %q", errs)
+		require.NotContains(t, errs, "goroutine", "no stack traces")
+	}
+	// No partial output anywhere.
+	entries, _ := os.ReadDir(dir)
+	require.Len(t, entries, 1, "only bad.shrink remains")
+}
+
+func TestDemoShort(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := shrinkRun(t, "demo", "--short", "--epochs", "1", "--quiet", "--out", dir)
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "test accuracy")
+	require.FileExists(t, filepath.Join(dir, "lenet300.shrink"))
+	code, out, errs = shrinkRun(t, "eval", filepath.Join(dir, "lenet300.shrink"), "--json")
+	require.Equal(t, 0, code, errs)
+	var ev map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &ev))
+	require.Greater(t, ev["accuracy"].(float64), 0.7)
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command named in the README: the whole suite, the kernels again on
+# the portable Go path, and a cross-build for arm64 (portable kernels only).
+set -euo pipefail
+cd "$(dirname "$0")"
+go test ./...
+SHRINK_KERNEL=generic go test ./nn/...
+go test -tags purego ./nn/kernel
+GOARCH=arm64 go vet ./...
