@@ -19,6 +19,8 @@ type demoOptions struct {
 	json   bool
 }
 
+func init() { commands = append(commands, newDemoCmd) }
+
 func newDemoCmd(g *globals) *cobra.Command {
 	o := &demoOptions{}
 	c := &cobra.Command{

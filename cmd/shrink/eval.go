@@ -19,6 +19,8 @@ type evalOptions struct {
 	json  bool
 }
 
+func init() { commands = append(commands, newEvalCmd) }
+
 func newEvalCmd(g *globals) *cobra.Command {
 	o := &evalOptions{}
 	c := &cobra.Command{

@@ -16,6 +16,8 @@ type inspectOptions struct {
 	json  bool
 }
 
+func init() { commands = append(commands, newInspectCmd) }
+
 func newInspectCmd(g *globals) *cobra.Command {
 	o := &inspectOptions{}
 	c := &cobra.Command{

@@ -30,6 +30,10 @@ func (u usageError) Unwrap() error { return u.err }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
+// commands are the subcommands; each command's file registers its
+// constructor in an init function.
+var commands []func(*globals) *cobra.Command
+
 // globals are the flags every command has.
 type globals struct {
 	quiet  bool
@@ -62,7 +66,9 @@ unless --label-column says otherwise).`,
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress and no chatter on stderr (errors still print)")
 	root.PersistentFlags().Int64Var(&g.seed, "seed", 1, "seed for every random choice (initialisation, shuffling, splits)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newTrainCmd(g), newEvalCmd(g), newInspectCmd(g), newDemoCmd(g))
+	for _, c := range commands {
+		root.AddCommand(c(g))
+	}
 	return root
 }
 

@@ -35,6 +35,8 @@ type trainOptions struct {
 	json        bool
 }
 
+func init() { commands = append(commands, newTrainCmd) }
+
 func newTrainCmd(g *globals) *cobra.Command {
 	o := &trainOptions{}
 	c := &cobra.Command{

@@ -172,9 +172,10 @@ func spmvRow(x []float32, w *CSR, bias []float32, relu bool, y []float32) {
 // is transposed to xt (k, mb) so that each nonzero W[j,p] is applied to all
 // mb rows as one contiguous axpy acc += W[j,p]·xt[p,:].
 func spmmBlocks(i0, i1 int, x []float32, ldx int, w *CSR, bias []float32, relu bool, y []float32, ldy int) {
-	k := w.Cols
+	const jb = 8 // output channels finished together, for contiguous stores
+	k, n := w.Cols, w.Rows
 	xt := make([]float32, k*spmmBlock)
-	acc := make([]float32, spmmBlock)
+	tile := make([]float32, jb*spmmBlock)
 	for b0 := i0; b0 < i1; b0 += spmmBlock {
 		mb := min(spmmBlock, i1-b0)
 		mbp := (mb + 7) &^ 7 // lanes padded to whole vectors (zeros)
@@ -182,26 +183,43 @@ func spmmBlocks(i0, i1 int, x []float32, ldx int, w *CSR, bias []float32, relu b
 		if mbp != mb {
 			clear(xt)
 		}
-		for i := 0; i < mb; i++ {
-			row := x[(b0+i)*ldx : (b0+i)*ldx+k]
-			for p, v := range row {
+		// Transpose four rows at a time: four read streams, one
+		// contiguous 4-float write per column.
+		i := 0
+		for ; i+4 <= mb; i += 4 {
+			r0 := x[(b0+i)*ldx:][:k]
+			r1 := x[(b0+i+1)*ldx:][:k]
+			r2 := x[(b0+i+2)*ldx:][:k]
+			r3 := x[(b0+i+3)*ldx:][:k]
+			for p := range r0 {
+				d := xt[p*mbp+i:][:4]
+				d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
+			}
+		}
+		for ; i < mb; i++ {
+			for p, v := range x[(b0+i)*ldx:][:k] {
 				xt[p*mbp+i] = v
 			}
 		}
-		acc := acc[:mbp]
-		for j := 0; j < w.Rows; j++ {
-			lo, hi := int(w.RowPtr[j]), int(w.RowPtr[j+1])
-			spmmAccRow(acc, xt, mbp, w.ColIdx[lo:hi], w.Val[lo:hi])
-			var bj float32
-			if bias != nil {
-				bj = bias[j]
+		for j0 := 0; j0 < n; j0 += jb {
+			nj := min(jb, n-j0)
+			for jj := 0; jj < nj; jj++ {
+				lo, hi := int(w.RowPtr[j0+jj]), int(w.RowPtr[j0+jj+1])
+				spmmAccRow(tile[jj*mbp:(jj+1)*mbp], xt, mbp, w.ColIdx[lo:hi], w.Val[lo:hi])
 			}
-			for i, v := range acc[:mb] {
-				v += bj
-				if relu && !(v > 0) {
-					v = 0
+			var bj [jb]float32
+			if bias != nil {
+				copy(bj[:nj], bias[j0:j0+nj])
+			}
+			for i := 0; i < mb; i++ {
+				out := y[(b0+i)*ldy+j0:][:nj]
+				for jj := range out {
+					v := tile[jj*mbp+i] + bj[jj]
+					if relu && !(v > 0) {
+						v = 0
+					}
+					out[jj] = v
 				}
-				y[(b0+i)*ldy+j] = v
 			}
 		}
 	}
