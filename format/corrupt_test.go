@@ -128,6 +128,11 @@ func corruptCases(t testing.TB) []corruptCase {
 			b, _ := json.Marshal(p.meta)
 			p.rawMeta = append(b, []byte(` {}`)...)
 		}), format.ErrCorrupt},
+		{"JSON trailing bracket", tamper(t, good, func(p *parts) {
+			b, _ := json.Marshal(p.meta)
+			p.rawMeta = append(b, ']')
+		}), format.ErrCorrupt},
+		{"JSON null", tamper(t, good, func(p *parts) { p.rawMeta = []byte(`null`) }), format.ErrCorrupt},
 		{"empty metadata", tamper(t, good, func(p *parts) { p.rawMeta = []byte{} }), format.ErrCorrupt},
 		{"no layers", tamper(t, good, func(p *parts) { p.meta["layers"] = []any{} }), format.ErrCorrupt},
 		{"no input", tamper(t, good, func(p *parts) { delete(p.meta, "input") }), format.ErrCorrupt},

@@ -1,7 +1,6 @@
 package format
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -75,12 +74,8 @@ func Decode(b []byte) (*File, error) {
 	data := body[headerLen+metaLen:]
 
 	var md metadata
-	dec := json.NewDecoder(bytes.NewReader(meta))
-	if err := dec.Decode(&md); err != nil {
+	if err := json.Unmarshal(meta, &md); err != nil {
 		return nil, corrupt("metadata: %v", err)
-	}
-	if dec.More() {
-		return nil, corrupt("metadata: trailing data after the JSON object")
 	}
 	plan, err := planArch(md.Input, md.Layers)
 	if err != nil {
