@@ -258,3 +258,55 @@ func (m *Model) Stats() Stats {
 	}
 	return s
 }
+
+// ForwardCollect is Forward that also returns the outputs of the named
+// layers (for feature distillation and observers). Unknown names are
+// ignored; the caller checks names with Layer.
+func (m *Model) ForwardCollect(x *Tensor, names ...string) (*Tensor, map[string]*Tensor) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	got := map[string]*Tensor{}
+	for _, l := range m.Layers {
+		x = l.Forward(x)
+		if want[l.Name()] {
+			got[l.Name()] = x
+		}
+	}
+	return x, got
+}
+
+// InferCollect is Infer (on one goroutine) that also returns the outputs of
+// the named layers.
+func (m *Model) InferCollect(x *Tensor, names ...string) (*Tensor, map[string]*Tensor) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	got := map[string]*Tensor{}
+	for _, l := range m.Layers {
+		x = l.Infer(x)
+		if want[l.Name()] {
+			got[l.Name()] = x
+		}
+	}
+	return x, got
+}
+
+// BackwardExtra is Backward with extra gradients added to the outputs of
+// named layers (the gradient of an auxiliary loss on those outputs).
+func (m *Model) BackwardExtra(dlogits *Tensor, extra map[string]*Tensor) {
+	g := dlogits
+	for i := len(m.Layers) - 1; i >= 0; i-- {
+		l := m.Layers[i]
+		if e, ok := extra[l.Name()]; ok {
+			sum := make([]float32, len(g.Data))
+			for j := range sum {
+				sum[j] = g.Data[j] + e.Data[j]
+			}
+			g = &Tensor{N: g.N, Shape: g.Shape, Data: sum}
+		}
+		g = l.Backward(g)
+	}
+}

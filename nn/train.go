@@ -28,6 +28,10 @@ type TrainConfig struct {
 	// Transform, when set, may alter a copy of each training batch (e.g.
 	// seeded augmentation). rng is the trainer's seeded generator.
 	Transform func(x *Tensor, idx []int, rng *rand.Rand)
+	// Step, when set, replaces the forward pass, loss and backward pass of
+	// one batch (gradients are zeroed before and the optimizer steps after).
+	// It returns the loss and the logits. Feature distillation uses it.
+	Step func(m *Model, x *Tensor, labels []int, idx []int) (float64, *Tensor)
 	// AfterStep runs after every optimizer step (e.g. a pruning schedule).
 	AfterStep func(step int)
 
@@ -139,8 +143,16 @@ func Train(ctx context.Context, m *Model, x []float32, y []int, cfg TrainConfig)
 			}
 			lr = cfg.Schedule.At(e, float64(b)/float64(batches), cfg.Epochs)
 			m.ZeroGrad()
-			z := m.Forward(xt)
-			l, g := loss(z, yb[:bs], idx)
+			var l float64
+			var z *Tensor
+			if cfg.Step != nil {
+				l, z = cfg.Step(m, xt, yb[:bs], idx)
+			} else {
+				var g *Tensor
+				z = m.Forward(xt)
+				l, g = loss(z, yb[:bs], idx)
+				m.Backward(g)
+			}
 			if math.IsNaN(l) || math.IsInf(l, 0) {
 				return hist, fmt.Errorf("nn: loss diverged (%v) in epoch %d batch %d; lower the learning rate", l, e+1, b+1)
 			}
@@ -149,7 +161,6 @@ func Train(ctx context.Context, m *Model, x []float32, y []int, cfg TrainConfig)
 					correct++
 				}
 			}
-			m.Backward(g)
 			opt.Step(params, lr)
 			step++
 			if cfg.AfterStep != nil {
