@@ -39,7 +39,8 @@
 // Raw tensor bytes are the parameter's values in row-major order, each in
 // the tensor's encoding: Float32 is IEEE 754 binary32 (4 bytes), Float16 is
 // IEEE 754 binary16 (2 bytes, rounded to nearest even), both little-endian.
-// With compression "zstd" the stored bytes are one zstd frame that decodes
+// With compression "zstd" the stored bytes are zstd data (the writer makes
+// one frame) that decodes
 // to exactly raw_length bytes (a content size in its header, if present,
 // must equal raw_length; decoding stops at raw_length bytes); the writer
 // compresses a tensor only when that makes it smaller. The writer emits the
@@ -56,9 +57,13 @@
 // allocates anything; each tensor entry (known encoding and compression,
 // raw_length equal to elements × bytes per element, offset and length inside
 // the data section, the entries tiling the data section with no overlap and
-// no unreferenced bytes, zstd expansion bounded); each tensor name matching
+// no unreferenced bytes, raw_length at most 32768 × length for zstd, the
+// total number of values at most MaxElements and at least what the
+// architecture needs); each tensor name matching
 // exactly one model parameter with the same shape; and, while decoding, the
-// decoded length and its CRC-32C. All errors wrap ErrCorrupt or ErrVersion.
+// decoded length (zstd stops at raw_length) and its CRC-32C. Read also
+// refuses files larger than the caps allow before reading them. All errors
+// wrap ErrCorrupt or ErrVersion.
 //
 // # Reserved encoding tags
 //

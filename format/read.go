@@ -22,6 +22,9 @@ func Read(path string) (*File, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("format: read %s: not a regular file", path)
 	}
+	if st.Size() > maxFileSize {
+		return nil, fmt.Errorf("%s: %w", path, corrupt("%d bytes is larger than any model file can be", st.Size()))
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("format: read %w", err)
@@ -32,6 +35,9 @@ func Read(path string) (*File, error) {
 	}
 	return f, nil
 }
+
+// maxFileSize is the largest file the caps allow.
+const maxFileSize = headerLen + MaxMetadata + 4*MaxElements + trailerLen
 
 func corrupt(format string, args ...any) error {
 	return fmt.Errorf("format: "+format+": %w", append(args, ErrCorrupt)...)
