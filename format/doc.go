@@ -40,12 +40,12 @@
 // the tensor's encoding: Float32 is IEEE 754 binary32 (4 bytes), Float16 is
 // IEEE 754 binary16 (2 bytes, rounded to nearest even), both little-endian.
 // With compression "zstd" the stored bytes are zstd data (the writer makes
-// one frame) that decodes
-// to exactly raw_length bytes (a content size in its header, if present,
-// must equal raw_length; decoding stops at raw_length bytes); the writer
-// compresses a tensor only when that makes it smaller. The writer emits the
-// tensors in model parameter order, so a model and its encodings always give
-// the same bytes.
+// one frame) that decodes to exactly raw_length bytes: a content size in a
+// frame header, if present, must equal raw_length, and decoding stops at
+// raw_length bytes. The writer compresses a tensor only when that makes it
+// smaller, and emits the tensors in model parameter order, so a model and
+// its encodings always give the same bytes. The reader accepts entries in
+// any order.
 //
 // # Reading hostile files
 //
