@@ -98,6 +98,9 @@ func checkSpMM(m int, lx, ldx, cols, rows int, biasLen int, hasBias bool, ly, ld
 	}
 }
 
+// spmmPool recycles the per-goroutine scratch of spmmBlocks.
+var spmmPool = sync.Pool{New: func() any { return new([]float32) }}
+
 // spmmBlock is the number of x rows transposed and processed together; a
 // block of a 784-wide input is 784·64·4 = 200 KB.
 const spmmBlock = 64
@@ -174,8 +177,13 @@ func spmvRow(x []float32, w *CSR, bias []float32, relu bool, y []float32) {
 func spmmBlocks(i0, i1 int, x []float32, ldx int, w *CSR, bias []float32, relu bool, y []float32, ldy int) {
 	const jb = 8 // output channels finished together, for contiguous stores
 	k, n := w.Cols, w.Rows
-	xt := make([]float32, k*spmmBlock)
-	tile := make([]float32, jb*spmmBlock)
+	bufp := spmmPool.Get().(*[]float32)
+	defer spmmPool.Put(bufp)
+	if cap(*bufp) < (k+jb)*spmmBlock {
+		*bufp = make([]float32, (k+jb)*spmmBlock)
+	}
+	xt := (*bufp)[:k*spmmBlock]
+	tile := (*bufp)[k*spmmBlock : (k+jb)*spmmBlock]
 	for b0 := i0; b0 < i1; b0 += spmmBlock {
 		mb := min(spmmBlock, i1-b0)
 		mbp := (mb + 7) &^ 7 // lanes padded to whole vectors (zeros)
@@ -183,17 +191,22 @@ func spmmBlocks(i0, i1 int, x []float32, ldx int, w *CSR, bias []float32, relu b
 		if mbp != mb {
 			clear(xt)
 		}
-		// Transpose four rows at a time: four read streams, one
-		// contiguous 4-float write per column.
+		// Transpose eight rows at a time: eight read streams, one
+		// contiguous 8-float write per column.
 		i := 0
-		for ; i+4 <= mb; i += 4 {
+		for ; i+8 <= mb; i += 8 {
 			r0 := x[(b0+i)*ldx:][:k]
 			r1 := x[(b0+i+1)*ldx:][:k]
 			r2 := x[(b0+i+2)*ldx:][:k]
 			r3 := x[(b0+i+3)*ldx:][:k]
+			r4 := x[(b0+i+4)*ldx:][:k]
+			r5 := x[(b0+i+5)*ldx:][:k]
+			r6 := x[(b0+i+6)*ldx:][:k]
+			r7 := x[(b0+i+7)*ldx:][:k]
 			for p := range r0 {
-				d := xt[p*mbp+i:][:4]
+				d := xt[p*mbp+i:][:8]
 				d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
+				d[4], d[5], d[6], d[7] = r4[p], r5[p], r6[p], r7[p]
 			}
 		}
 		for ; i < mb; i++ {
