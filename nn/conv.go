@@ -17,6 +17,7 @@ type Conv2D struct {
 	cols                         []float32 // cached im2col of the input batch (training)
 	n                            int
 	y, dcols, dx                 []float32
+	accel                        Accel
 }
 
 // NewConv2D returns a convolution over (h, w, c) images with f filters of
@@ -85,6 +86,10 @@ func (c *Conv2D) inferAct(x *Tensor, relu bool) *Tensor {
 	cols := make([]float32, x.N*c.out[0]*c.out[1]*c.KH*c.KW*c.in[2])
 	c.im2col(x, cols)
 	y := NewTensor(x.N, c.out)
+	if c.accel != nil {
+		c.accel.Run(x.N*c.out[0]*c.out[1], cols, y.Data, relu)
+		return y
+	}
 	c.gemm(x.N, cols, y.Data, relu)
 	return y
 }

@@ -16,6 +16,7 @@ type Dense struct {
 	W, B  *Param
 	x     *Tensor // cached input (training)
 	y, dx []float32
+	accel Accel
 }
 
 // NewDense returns a dense layer from in to out units with zero weights.
@@ -47,6 +48,10 @@ func (d *Dense) Infer(x *Tensor) *Tensor { return d.inferAct(x, false) }
 // inferAct is Infer with an optional fused ReLU.
 func (d *Dense) inferAct(x *Tensor, relu bool) *Tensor {
 	y := NewTensor(x.N, d.out)
+	if d.accel != nil {
+		d.accel.Run(x.N, x.Data, y.Data, relu)
+		return y
+	}
 	d.run(x, y.Data, relu)
 	return y
 }

@@ -33,6 +33,9 @@ type Param struct {
 	Mask      []bool
 	Decay     bool // weight decay applies
 	Trainable bool
+	// Quant, when set, is the exact quantized form of W (W holds its
+	// dequantized values); file encodings and integer kernels use it.
+	Quant *Quant
 }
 
 func newParam(name string, decay bool, shape ...int) *Param {

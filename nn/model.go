@@ -129,10 +129,17 @@ const inferChunk = 64
 func (m *Model) inferSeq(x *Tensor) *Tensor {
 	for i := 0; i < len(m.Layers); i++ {
 		l := m.Layers[i]
-		if d, ok := l.(*Dense); ok && i+1 < len(m.Layers) && m.Layers[i+1].Kind() == "relu" {
-			x = d.inferAct(x, true) // fused ReLU epilogue
-			i++
-			continue
+		if i+1 < len(m.Layers) && m.Layers[i+1].Kind() == "relu" {
+			switch t := l.(type) {
+			case *Dense:
+				x = t.inferAct(x, true) // fused ReLU epilogue
+				i++
+				continue
+			case *Conv2D:
+				x = t.inferAct(x, true)
+				i++
+				continue
+			}
 		}
 		x = l.Infer(x)
 	}
