@@ -143,9 +143,9 @@ func SpMM(m int, x []float32, ldx int, w *CSR, bias []float32, relu bool, y []fl
 	wg.Wait()
 }
 
-// spmvRow is the m = 1 case: one gather-dot per output row, with four
+// spmvRowGo is the m = 1 case in Go: one gather-dot per output row, with four
 // partial sums to shorten the dependency chain.
-func spmvRow(x []float32, w *CSR, bias []float32, relu bool, y []float32) {
+func spmvRowGo(x []float32, w *CSR, bias []float32, relu bool, y []float32) {
 	for j := range y {
 		lo, hi := int(w.RowPtr[j]), int(w.RowPtr[j+1])
 		idx, val := w.ColIdx[lo:hi], w.Val[lo:hi]

@@ -49,3 +49,38 @@ func spmmAccRow(acc, xt []float32, mb int, idx []int32, val []float32) {
 		}
 	}
 }
+
+// spmvDot returns Σ_t val[t]·x[min(uint32(idx[t]), kmax)] over the first
+// 16·n16 nonzeros (AVX2 gathers; the clamp keeps every load inside x, whose
+// length must exceed kmax).
+//
+//go:noescape
+func spmvDot(x *float32, kmax int, idx *int32, val *float32, n16 int) float32
+
+// spmvRow is the m = 1 case: one gather-dot per output row.
+func spmvRow(x []float32, w *CSR, bias []float32, relu bool, y []float32) {
+	if level != AVX2 {
+		spmvRowGo(x, w, bias, relu, y)
+		return
+	}
+	for j := range y {
+		lo, hi := int(w.RowPtr[j]), int(w.RowPtr[j+1])
+		idx, val := w.ColIdx[lo:hi], w.Val[lo:hi]
+		var s float32
+		n16 := len(idx) / 16
+		if n16 > 0 {
+			_ = val[16*n16-1]
+			s = spmvDot(&x[0], len(x)-1, &idx[0], &val[0], n16)
+		}
+		for t := 16 * n16; t < len(idx); t++ {
+			s += val[t] * x[idx[t]]
+		}
+		if bias != nil {
+			s += bias[j]
+		}
+		if relu && !(s > 0) {
+			s = 0
+		}
+		y[j] = s
+	}
+}

@@ -3,6 +3,11 @@
 // for W = 64, 32, 16 or 8 consecutive activation rows i of a transposed block
 // (stride in floats), keeping the W sums in W/8 YMM registers and using one
 // broadcast plus W/8 VFMADD231PS per nonzero.
+//
+// spmvDot (the batch-1 case) computes Σ_t val[t]·x[min(idx[t], kmax)] over
+// n16·16 nonzeros with VGATHERDPS (indices clamped with VPMINUD, so a
+// malformed index can never read outside x) and two FMA accumulators, then
+// sums the lanes.
 
 //go:build amd64 && !purego
 
@@ -142,5 +147,39 @@ loop8:
 	JNZ  loop8
 done8:
 	VMOVUPS Y0, 0(DI)
+	VZEROUPPER
+	RET
+
+// func spmvDot(x *float32, kmax int, idx *int32, val *float32, n16 int) float32
+TEXT ·spmvDot(SB), NOSPLIT, $0-44
+	MOVQ x+0(FP), SI
+	VPBROADCASTD kmax+8(FP), Y7
+	MOVQ idx+16(FP), R8
+	MOVQ val+24(FP), R9
+	MOVQ n16+32(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	TESTQ CX, CX
+	JZ   reduce
+dotloop:
+	VPCMPEQD Y4, Y4, Y4
+	VPMINUD (R8), Y7, Y5
+	VGATHERDPS Y4, (SI)(Y5*4), Y6
+	VFMADD231PS (R9), Y6, Y0
+	VPCMPEQD Y8, Y8, Y8
+	VPMINUD 32(R8), Y7, Y9
+	VGATHERDPS Y8, (SI)(Y9*4), Y10
+	VFMADD231PS 32(R9), Y10, Y1
+	ADDQ $64, R8
+	ADDQ $64, R9
+	DECQ CX
+	JNZ  dotloop
+reduce:
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VMOVSS X0, ret+40(FP)
 	VZEROUPPER
 	RET
