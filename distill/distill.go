@@ -49,7 +49,7 @@ type Report struct {
 	// not needed (Alpha 0 and no hints).
 	TeacherCached bool `json:"teacher_cached"`
 	// TeacherPasses counts teacher forward passes over single samples.
-	TeacherPasses int64         `json:"teacher_passes"`
+	TeacherPasses int64          `json:"teacher_passes"`
 	Epochs        []nn.EpochInfo `json:"epochs"`
 	Hints         []HintReport   `json:"hints,omitempty"`
 	Seconds       float64        `json:"seconds"`
