@@ -122,7 +122,7 @@ func Distill(ctx context.Context, teacher, student *nn.Model, train *data.Set, o
 		}
 	}
 	if opt.Augment && len(in) != 3 {
-		return rep, fmt.Errorf("distill: --augment shifts images but samples have shape %v", in)
+		return rep, fmt.Errorf("distill: augmentation shifts images but samples have shape %v", in)
 	}
 
 	// Projections, one per hint.
