@@ -218,29 +218,25 @@ func spmmBlocks(i0, i1 int, x []float32, ldx int, w *CSR, bias []float32, relu b
 			nj := min(jb, n-j0)
 			for jj := 0; jj < nj; jj++ {
 				lo, hi := int(w.RowPtr[j0+jj]), int(w.RowPtr[j0+jj+1])
-				spmmAccRow(tile[jj*mbp:(jj+1)*mbp], xt, mbp, w.ColIdx[lo:hi], w.Val[lo:hi])
-			}
-			var bj [jb]float32
-			if bias != nil {
-				copy(bj[:nj], bias[j0:j0+nj])
+				var bj float32
+				if bias != nil {
+					bj = bias[j0+jj]
+				}
+				spmmAccRow(tile[jj*mbp:(jj+1)*mbp], xt, mbp, w.ColIdx[lo:hi], w.Val[lo:hi], bj, relu)
 			}
 			for i := 0; i < mb; i++ {
 				out := y[(b0+i)*ldy+j0:][:nj]
 				for jj := range out {
-					v := tile[jj*mbp+i] + bj[jj]
-					if relu && !(v > 0) {
-						v = 0
-					}
-					out[jj] = v
+					out[jj] = tile[jj*mbp+i]
 				}
 			}
 		}
 	}
 }
 
-// spmmAccRowGo sets acc[i] = Σ_t val[t]·xt[idx[t]·mb+i], four nonzeros at a
-// time.
-func spmmAccRowGo(acc, xt []float32, mb int, idx []int32, val []float32) {
+// spmmAccRowGo sets acc[i] = act(bias + Σ_t val[t]·xt[idx[t]·mb+i]),
+// four nonzeros at a time; act is ReLU (NaN → 0) if relu.
+func spmmAccRowGo(acc, xt []float32, mb int, idx []int32, val []float32, bias float32, relu bool) {
 	clear(acc)
 	t := 0
 	for ; t+4 <= len(idx); t += 4 {
@@ -259,6 +255,13 @@ func spmmAccRowGo(acc, xt []float32, mb int, idx []int32, val []float32) {
 		for i := range acc {
 			acc[i] += v * xs[i]
 		}
+	}
+	for i, v := range acc {
+		v += bias
+		if relu && !(v > 0) {
+			v = 0
+		}
+		acc[i] = v
 	}
 }
 

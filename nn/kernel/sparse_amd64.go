@@ -2,32 +2,30 @@
 
 package kernel
 
-// spmmRowW sets acc[i] = Σ_t val[t]·xt[idx[t]·stride+i] for i < W (AVX2+FMA).
+// spmmRowW sets acc[i] = act(bias + Σ_t val[t]·xt[idx[t]·stride+i]) for
+// i < W (AVX2+FMA), act being ReLU (NaN → 0) if relu, else the identity.
 // idx must be valid column indices of the transposed block xt.
 
 //go:noescape
-func spmmRow64(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int)
+func spmmRow64(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int, bias float32, relu bool)
 
 //go:noescape
-func spmmRow32(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int)
+func spmmRow32(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int, bias float32, relu bool)
 
 //go:noescape
-func spmmRow16(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int)
+func spmmRow16(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int, bias float32, relu bool)
 
 //go:noescape
-func spmmRow8(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int)
+func spmmRow8(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int, bias float32, relu bool)
 
-// spmmAccRow sets acc[i] = Σ_t val[t]·xt[idx[t]·mb+i] for i < len(acc) ≤ mb.
+// spmmAccRow sets acc[i] = act(bias + Σ_t val[t]·xt[idx[t]·mb+i]) for
+// i < len(acc) ≤ mb, act being ReLU if relu.
 // On AVX2, mb must be a multiple of 8 (spmmBlocks pads the block) and the
 // lanes are covered by 64-, 32-, 16- and 8-wide kernels; the caller has
 // checked that every idx is < k and len(xt) ≥ k·mb.
-func spmmAccRow(acc, xt []float32, mb int, idx []int32, val []float32) {
-	if level != AVX2 || mb%8 != 0 || len(acc) != mb {
-		spmmAccRowGo(acc, xt, mb, idx, val)
-		return
-	}
-	if len(idx) == 0 {
-		clear(acc)
+func spmmAccRow(acc, xt []float32, mb int, idx []int32, val []float32, bias float32, relu bool) {
+	if level != AVX2 || mb%8 != 0 || len(acc) != mb || len(idx) == 0 {
+		spmmAccRowGo(acc, xt, mb, idx, val, bias, relu)
 		return
 	}
 	_ = val[len(idx)-1]
@@ -35,16 +33,16 @@ func spmmAccRow(acc, xt []float32, mb int, idx []int32, val []float32) {
 	for off := 0; off < mb; {
 		switch rem := mb - off; {
 		case rem >= 64:
-			spmmRow64(&acc[off], &xt[off], mb, ip, vp, len(idx))
+			spmmRow64(&acc[off], &xt[off], mb, ip, vp, len(idx), bias, relu)
 			off += 64
 		case rem >= 32:
-			spmmRow32(&acc[off], &xt[off], mb, ip, vp, len(idx))
+			spmmRow32(&acc[off], &xt[off], mb, ip, vp, len(idx), bias, relu)
 			off += 32
 		case rem >= 16:
-			spmmRow16(&acc[off], &xt[off], mb, ip, vp, len(idx))
+			spmmRow16(&acc[off], &xt[off], mb, ip, vp, len(idx), bias, relu)
 			off += 16
 		default:
-			spmmRow8(&acc[off], &xt[off], mb, ip, vp, len(idx))
+			spmmRow8(&acc[off], &xt[off], mb, ip, vp, len(idx), bias, relu)
 			off += 8
 		}
 	}

@@ -1,8 +1,9 @@
 // Hand-written AVX2 kernels for SpMM (sparse CSR weights × dense activations).
-// spmmRowW computes, for one CSR row, acc[i] = Σ_t val[t]·xt[idx[t]·stride+i]
+// spmmRowW computes, for one CSR row, acc[i] = bias + Σ_t val[t]·xt[idx[t]·stride+i]
 // for W = 64, 32, 16 or 8 consecutive activation rows i of a transposed block
 // (stride in floats), keeping the W sums in W/8 YMM registers and using one
-// broadcast plus W/8 VFMADD231PS per nonzero.
+// broadcast plus W/8 VFMADD231PS per nonzero; it then adds bias and, if relu,
+// takes max(·, 0) (NaN → 0) before storing.
 //
 // spmvDot (the batch-1 case) computes Σ_t val[t]·x[min(idx[t], kmax)] over
 // n16·16 nonzeros with VGATHERDPS (indices clamped with VPMINUD, so a
@@ -13,8 +14,8 @@
 
 #include "textflag.h"
 
-// func spmmRow64(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int)
-TEXT ·spmmRow64(SB), NOSPLIT, $0-48
+// func spmmRow64(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int, bias float32, relu bool)
+TEXT ·spmmRow64(SB), NOSPLIT, $0-53
 	MOVQ acc+0(FP), DI
 	MOVQ xt+8(FP), SI
 	MOVQ stride+16(FP), DX
@@ -49,6 +50,27 @@ loop64:
 	DECQ CX
 	JNZ  loop64
 done64:
+	VBROADCASTSS bias+48(FP), Y8
+	VADDPS Y8, Y0, Y0
+	VADDPS Y8, Y1, Y1
+	VADDPS Y8, Y2, Y2
+	VADDPS Y8, Y3, Y3
+	VADDPS Y8, Y4, Y4
+	VADDPS Y8, Y5, Y5
+	VADDPS Y8, Y6, Y6
+	VADDPS Y8, Y7, Y7
+	CMPB relu+52(FP), $0
+	JEQ  store64
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y8, Y0, Y0
+	VMAXPS Y8, Y1, Y1
+	VMAXPS Y8, Y2, Y2
+	VMAXPS Y8, Y3, Y3
+	VMAXPS Y8, Y4, Y4
+	VMAXPS Y8, Y5, Y5
+	VMAXPS Y8, Y6, Y6
+	VMAXPS Y8, Y7, Y7
+store64:
 	VMOVUPS Y0, 0(DI)
 	VMOVUPS Y1, 32(DI)
 	VMOVUPS Y2, 64(DI)
@@ -60,8 +82,8 @@ done64:
 	VZEROUPPER
 	RET
 
-// func spmmRow32(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int)
-TEXT ·spmmRow32(SB), NOSPLIT, $0-48
+// func spmmRow32(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int, bias float32, relu bool)
+TEXT ·spmmRow32(SB), NOSPLIT, $0-53
 	MOVQ acc+0(FP), DI
 	MOVQ xt+8(FP), SI
 	MOVQ stride+16(FP), DX
@@ -88,6 +110,19 @@ loop32:
 	DECQ CX
 	JNZ  loop32
 done32:
+	VBROADCASTSS bias+48(FP), Y8
+	VADDPS Y8, Y0, Y0
+	VADDPS Y8, Y1, Y1
+	VADDPS Y8, Y2, Y2
+	VADDPS Y8, Y3, Y3
+	CMPB relu+52(FP), $0
+	JEQ  store32
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y8, Y0, Y0
+	VMAXPS Y8, Y1, Y1
+	VMAXPS Y8, Y2, Y2
+	VMAXPS Y8, Y3, Y3
+store32:
 	VMOVUPS Y0, 0(DI)
 	VMOVUPS Y1, 32(DI)
 	VMOVUPS Y2, 64(DI)
@@ -95,8 +130,8 @@ done32:
 	VZEROUPPER
 	RET
 
-// func spmmRow16(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int)
-TEXT ·spmmRow16(SB), NOSPLIT, $0-48
+// func spmmRow16(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int, bias float32, relu bool)
+TEXT ·spmmRow16(SB), NOSPLIT, $0-53
 	MOVQ acc+0(FP), DI
 	MOVQ xt+8(FP), SI
 	MOVQ stride+16(FP), DX
@@ -119,13 +154,22 @@ loop16:
 	DECQ CX
 	JNZ  loop16
 done16:
+	VBROADCASTSS bias+48(FP), Y8
+	VADDPS Y8, Y0, Y0
+	VADDPS Y8, Y1, Y1
+	CMPB relu+52(FP), $0
+	JEQ  store16
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y8, Y0, Y0
+	VMAXPS Y8, Y1, Y1
+store16:
 	VMOVUPS Y0, 0(DI)
 	VMOVUPS Y1, 32(DI)
 	VZEROUPPER
 	RET
 
-// func spmmRow8(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int)
-TEXT ·spmmRow8(SB), NOSPLIT, $0-48
+// func spmmRow8(acc *float32, xt *float32, stride int, idx *int32, val *float32, nnz int, bias float32, relu bool)
+TEXT ·spmmRow8(SB), NOSPLIT, $0-53
 	MOVQ acc+0(FP), DI
 	MOVQ xt+8(FP), SI
 	MOVQ stride+16(FP), DX
@@ -146,6 +190,13 @@ loop8:
 	DECQ CX
 	JNZ  loop8
 done8:
+	VBROADCASTSS bias+48(FP), Y8
+	VADDPS Y8, Y0, Y0
+	CMPB relu+52(FP), $0
+	JEQ  store8
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y8, Y0, Y0
+store8:
 	VMOVUPS Y0, 0(DI)
 	VZEROUPPER
 	RET
