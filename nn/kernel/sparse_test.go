@@ -215,3 +215,11 @@ func TestSpMMU8I8(t *testing.T) {
 		require.Equal(t, want, got)
 	}
 }
+
+func TestSparseFaster(t *testing.T) {
+	require.True(t, SparseFaster(1, 300, 784, 300*784/10))
+	require.False(t, SparseFaster(1, 300, 784, 300*784/2))
+	require.True(t, SparseFaster(256, 300, 784, 300*784/5))
+	require.False(t, SparseFaster(256, 300, 784, 300*784*6/10))
+	require.False(t, SparseFaster(0, 300, 784, 0))
+}
