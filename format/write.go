@@ -46,8 +46,10 @@ func Encode(w io.Writer, f *File) error {
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(b)
-	return err
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("format: encode: %w", err)
+	}
+	return nil
 }
 
 // encode returns the whole file.
