@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/shrink-ml/shrink/nn"
 )
 
 // maxTensorBytes caps the raw bytes of one tensor (MaxElements float32s).
@@ -38,43 +40,83 @@ var zstdCodec = sync.OnceValues(func() (*zstd.Encoder, *zstd.Decoder) {
 	return enc, dec
 })
 
-// encodeTensor returns the raw bytes of w in encoding e.
-func encodeTensor(w []float32, e Encoding) ([]byte, error) {
-	switch e {
-	case Float32:
-		b := make([]byte, 4*len(w))
-		for i, v := range w {
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
-		}
-		return b, nil
-	case Float16:
-		b := make([]byte, 2*len(w))
-		for i, v := range w {
-			binary.LittleEndian.PutUint16(b[2*i:], Float16Bits(v))
-		}
-		return b, nil
-	}
-	return nil, fmt.Errorf("format: unknown encoding %d", uint8(e))
+// codec is one tensor encoding's byte layout. Encodings register their
+// codec in the codecs table (one file per family: float, quantized, sparse).
+type codec struct {
+	name string
+	// rawBounds gives the smallest and largest raw byte length a tensor of
+	// n values can have in this encoding; the reader checks raw_length
+	// against it before decompressing or allocating. Fixed-size encodings
+	// return the same number twice.
+	rawBounds func(n int64) (lo, hi int64)
+	// encode returns the raw bytes of p (its W, and p.Quant where the
+	// encoding stores codes).
+	encode func(p *nn.Param) ([]byte, error)
+	// decode fills p.W (and p.Quant) from raw bytes whose length is within
+	// rawBounds. It treats every byte as hostile and wraps ErrCorrupt.
+	decode func(p *nn.Param, raw []byte) error
 }
 
-// decodeTensor fills w from raw bytes in encoding e; len(b) has been checked.
-func decodeTensor(w []float32, b []byte, e Encoding) error {
-	if len(b) != len(w)*e.bytesPer() {
-		return fmt.Errorf("%d raw bytes for %d values of %v: %w", len(b), len(w), e, ErrCorrupt)
+// codecs is the table of known encodings, by stable tag.
+var codecs = map[Encoding]*codec{
+	Float32: {
+		name:      "float32",
+		rawBounds: func(n int64) (int64, int64) { return 4 * n, 4 * n },
+		encode: func(p *nn.Param) ([]byte, error) {
+			b := make([]byte, 4*len(p.W))
+			for i, v := range p.W {
+				binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+			}
+			return b, nil
+		},
+		decode: func(p *nn.Param, b []byte) error {
+			if len(b) != 4*len(p.W) {
+				return fmt.Errorf("%d raw bytes for %d float32 values: %w", len(b), len(p.W), ErrCorrupt)
+			}
+			for i := range p.W {
+				p.W[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+			}
+			return nil
+		},
+	},
+	Float16: {
+		name:      "float16",
+		rawBounds: func(n int64) (int64, int64) { return 2 * n, 2 * n },
+		encode: func(p *nn.Param) ([]byte, error) {
+			b := make([]byte, 2*len(p.W))
+			for i, v := range p.W {
+				binary.LittleEndian.PutUint16(b[2*i:], Float16Bits(v))
+			}
+			return b, nil
+		},
+		decode: func(p *nn.Param, b []byte) error {
+			if len(b) != 2*len(p.W) {
+				return fmt.Errorf("%d raw bytes for %d float16 values: %w", len(b), len(p.W), ErrCorrupt)
+			}
+			for i := range p.W {
+				p.W[i] = Float16From(binary.LittleEndian.Uint16(b[2*i:]))
+			}
+			return nil
+		},
+	},
+}
+
+// encodeTensor returns the raw bytes of p in encoding e.
+func encodeTensor(p *nn.Param, e Encoding) ([]byte, error) {
+	c := codecs[e]
+	if c == nil {
+		return nil, fmt.Errorf("format: unknown encoding %d", uint8(e))
 	}
-	switch e {
-	case Float32:
-		for i := range w {
-			w[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-		}
-	case Float16:
-		for i := range w {
-			w[i] = Float16From(binary.LittleEndian.Uint16(b[2*i:]))
-		}
-	default:
+	return c.encode(p)
+}
+
+// decodeTensor fills p from raw bytes in encoding e.
+func decodeTensor(p *nn.Param, b []byte, e Encoding) error {
+	c := codecs[e]
+	if c == nil {
 		return fmt.Errorf("unknown encoding %d: %w", uint8(e), ErrCorrupt)
 	}
-	return nil
+	return c.decode(p, b)
 }
 
 const (

@@ -89,13 +89,10 @@ const (
 	Float16 Encoding = 2 // IEEE 754 binary16, little-endian, round to nearest even
 )
 
-// String returns the encoding's name ("float32", "float16").
+// String returns the encoding's name ("float32", "float16", …).
 func (e Encoding) String() string {
-	switch e {
-	case Float32:
-		return "float32"
-	case Float16:
-		return "float16"
+	if c := codecs[e]; c != nil {
+		return c.name
 	}
 	return fmt.Sprintf("encoding(%d)", uint8(e))
 }
@@ -103,24 +100,21 @@ func (e Encoding) String() string {
 // ParseEncoding returns the encoding with the given name.
 func ParseEncoding(name string) (Encoding, error) {
 	switch name {
-	case "float32", "f32":
+	case "f32":
 		return Float32, nil
-	case "float16", "f16", "fp16":
+	case "f16", "fp16":
 		return Float16, nil
+	}
+	for e, c := range codecs {
+		if c.name == name {
+			return e, nil
+		}
 	}
 	return 0, fmt.Errorf("format: unknown encoding %q", name)
 }
 
-// bytesPer is the number of raw bytes per value, or 0 for unknown tags.
-func (e Encoding) bytesPer() int {
-	switch e {
-	case Float32:
-		return 4
-	case Float16:
-		return 2
-	}
-	return 0
-}
+// known reports whether e is a registered encoding.
+func (e Encoding) known() bool { return codecs[e] != nil }
 
 // TensorInfo describes one stored tensor.
 type TensorInfo struct {
@@ -144,7 +138,7 @@ func (f *File) Tensors() []TensorInfo {
 	var out []TensorInfo
 	for _, t := range modelTensors(f.Model) {
 		enc := f.encoding(t.name)
-		b, err := encodeTensor(t.p.W, enc)
+		b, err := encodeTensor(t.p, enc)
 		if err != nil {
 			continue
 		}

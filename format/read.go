@@ -135,7 +135,7 @@ func Decode(b []byte) (*File, error) {
 		if crc := crc32.Checksum(raw, castagnoli); crc != e.CRC32C {
 			return nil, corrupt("tensor %q: crc32c %08x, directory says %08x", e.Name, crc, e.CRC32C)
 		}
-		if err := decodeTensor(t.p.W, raw, e.Encoding); err != nil {
+		if err := decodeTensor(t.p, raw, e.Encoding); err != nil {
 			return nil, fmt.Errorf("format: tensor %q: %w", e.Name, err)
 		}
 		f.Encodings[e.Name] = e.Encoding
@@ -159,8 +159,8 @@ func checkDirectory(ts []tensorEntry, dataLen int64, plan archPlan) error {
 		if e.Name == "" {
 			return corrupt("tensor %d: no name", i)
 		}
-		bpe := int64(e.Encoding.bytesPer())
-		if bpe == 0 {
+		c := codecs[e.Encoding]
+		if c == nil {
 			return corrupt("tensor %q: unknown encoding %d", e.Name, uint8(e.Encoding))
 		}
 		if len(e.Shape) == 0 || len(e.Shape) > 8 {
@@ -177,8 +177,8 @@ func checkDirectory(ts []tensorEntry, dataLen int64, plan archPlan) error {
 		if total > MaxElements {
 			return corrupt("tensors hold more than %d values", MaxElements)
 		}
-		if e.RawLength != el*bpe {
-			return corrupt("tensor %q: raw_length %d, want %d for %v values of %v", e.Name, e.RawLength, el*bpe, el, e.Encoding)
+		if lo, hi := c.rawBounds(el); e.RawLength < lo || e.RawLength > hi {
+			return corrupt("tensor %q: raw_length %d outside [%d, %d] for %v values of %v", e.Name, e.RawLength, lo, hi, el, e.Encoding)
 		}
 		if e.Offset < 0 || e.Length <= 0 || e.Offset > dataLen || e.Length > dataLen-e.Offset {
 			return corrupt("tensor %q: bytes [%d, +%d) outside the data section of %d bytes", e.Name, e.Offset, e.Length, dataLen)

@@ -71,7 +71,7 @@ func encode(f *File) ([]byte, error) {
 		if !known[name] {
 			return nil, fmt.Errorf("format: encode: encoding for unknown tensor %q", name)
 		}
-		if e.bytesPer() == 0 {
+		if !e.known() {
 			return nil, fmt.Errorf("format: encode: tensor %q: unsupported encoding %v", name, e)
 		}
 	}
@@ -79,7 +79,7 @@ func encode(f *File) ([]byte, error) {
 	var data bytes.Buffer
 	for _, t := range ts {
 		enc := f.encoding(t.name)
-		raw, err := encodeTensor(t.p.W, enc)
+		raw, err := encodeTensor(t.p, enc)
 		if err != nil {
 			return nil, fmt.Errorf("format: encode: tensor %q: %w", t.name, err)
 		}
