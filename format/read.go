@@ -147,6 +147,7 @@ func Decode(b []byte) (*File, error) {
 	if f.stored == nil {
 		f.stored = []TensorInfo{}
 	}
+	m.Prepare() // run each layer on the path its stored form calls for
 	return f, nil
 }
 
