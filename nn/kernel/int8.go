@@ -191,25 +191,31 @@ func i8RectGeneric(r0, r1, q0, q1 int, a []uint8, lda int, p *PackedI8, corr []i
 			t := 0
 			for ; 2*t+1 < k; t++ {
 				a0, a1 := int32(arow[2*t]), int32(arow[2*t+1])
-				ws := pw[t*2*i8NR : t*2*i8NR+2*i8NR]
+				ws := (*[2 * i8NR]int8)(pw[t*2*i8NR:])
 				for c := range s {
 					s[c] += a0*int32(ws[2*c]) + a1*int32(ws[2*c+1])
 				}
 			}
 			if 2*t < k {
 				a0 := int32(arow[2*t])
-				ws := pw[t*2*i8NR : t*2*i8NR+2*i8NR]
+				ws := (*[2 * i8NR]int8)(pw[t*2*i8NR:])
 				for c := range s {
 					s[c] += a0 * int32(ws[2*c])
 				}
 			}
-			j0 := q * i8NR
-			nc := min(i8NR, p.n-j0)
-			out := acc[i*ldc+j0 : i*ldc+j0+nc]
-			for c := range out {
-				out[c] = s[c] + corr[j0+c]
-			}
+			i8StoreGeneric(acc[i*ldc:], s[:], corr, q, p.n)
 		}
+	}
+}
+
+// i8StoreGeneric writes the valid channels of panel q's sums s, plus the
+// zero-point correction, to the accumulator row accRow.
+func i8StoreGeneric(accRow []int32, s []int32, corr []int32, q, n int) {
+	j0 := q * i8NR
+	nc := min(i8NR, n-j0)
+	out := accRow[j0 : j0+nc]
+	for c := range out {
+		out[c] = s[c] + corr[j0+c]
 	}
 }
 
