@@ -87,15 +87,18 @@ func PackI8(w []int8, n, k int) *PackedI8 {
 
 // GemmU8I8 computes the int32 accumulators of a quantized dense layer:
 //
-//	acc[i·ldc+j] = Σ_p (A[i·lda+p] − za)·W[j,p]
-//	             = Σ_p A[i·lda+p]·W[j,p] − za·Σ_p W[j,p]
+//	acc[i·ldc+j] = Σ_t (A[i·lda+t] − za)·W[j,t]
+//	             = Σ_t A[i·lda+t]·W[j,t] − za·rowSum[j]
 //
-// for 0 ≤ i < m, 0 ≤ j < p.N(), 0 ≤ p < p.K(), with uint8 activations A
-// (zero point za) and the int8 weights W packed by PackI8. All arithmetic is
-// int32 with two's-complement wraparound, so every kernel level gives the
-// bit-identical result (no saturation anywhere). acc is overwritten; the
-// padding between rows of acc is not touched. Large problems are split over
-// GOMAXPROCS goroutines. It panics if a slice is too short for its shape.
+// for 0 ≤ i < m, 0 ≤ j < p.N(), summing over 0 ≤ t < p.K(), with uint8
+// activations A, shape (m, K) row-major with leading dimension lda and zero
+// point za, and the int8 weights W packed by PackI8 (rowSum = p.RowSums()).
+// All arithmetic is int32 with two's-complement wraparound, so every kernel
+// level gives the bit-identical result (no saturation anywhere; see the
+// exactness note at the top of this file). acc, shape (m, N) with leading
+// dimension ldc, is overwritten; the padding between its rows is not
+// touched. Large problems are split over GOMAXPROCS goroutines. It panics
+// if a slice is too short for its shape.
 func GemmU8I8(m int, a []uint8, lda int, za int32, p *PackedI8, acc []int32, ldc int) {
 	gemmU8I8(m, a, lda, za, p, acc, ldc, runtime.GOMAXPROCS(0))
 }
