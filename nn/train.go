@@ -115,6 +115,8 @@ func Train(ctx context.Context, m *Model, x []float32, y []int, cfg TrainConfig)
 	}
 	params := m.Params()
 	m.ApplyMasks()
+	m.ClearAccel() // the weights are about to change; call Prepare afterwards
+
 	batches := (n + cfg.Batch - 1) / cfg.Batch
 	xb := make([]float32, cfg.Batch*d)
 	yb := make([]int, cfg.Batch)
