@@ -109,3 +109,22 @@ func TestDemoShort(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &ev))
 	require.Greater(t, ev["accuracy"].(float64), 0.7)
 }
+
+func TestBench(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.shrink")
+	code, _, errs := shrinkRun(t, "train", "--arch", "mlp:8", "--data", blobs, "--epochs", "1", "-q", "-o", model)
+	require.Equal(t, 0, code, errs)
+	code, out, errs := shrinkRun(t, "bench", model, "--batch", "3", "--runs", "1", "--threads", "1", "--json")
+	require.Equal(t, 0, code, errs)
+	var r map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	for _, k := range []string{"images_per_s", "latency_us", "batch", "threads"} {
+		require.Contains(t, r, k)
+	}
+	require.EqualValues(t, 3, r["batch"])
+	require.EqualValues(t, 1, r["threads"])
+	require.Greater(t, r["images_per_s"].(float64), 0.0)
+	code, _, errs = shrinkRun(t, "bench", model, "--batch", "0")
+	require.Equal(t, exitUsage, code, errs)
+}
