@@ -65,3 +65,7 @@ print(json.dumps({
     "accuracy_after_epochs": acc,
     "images_per_s_batch256": 256 / t256, "latency_us_batch1": t1 * 1e6,
 }))
+
+if os.environ.get("EXPORT_ONNX"):
+    torch.onnx.export(m, torch.zeros(1, 784), os.environ["EXPORT_ONNX"], input_names=["x"], output_names=["logits"],
+                      dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=13)
