@@ -1,0 +1,290 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shrink-ml/shrink/data"
+	"github.com/shrink-ml/shrink/format"
+	"github.com/shrink-ml/shrink/format/onnx"
+	"github.com/shrink-ml/shrink/format/safetensors"
+	"github.com/shrink-ml/shrink/nn"
+)
+
+func init() { commands = append(commands, newImportCmd, newExportCmd) }
+
+// isONNX reports whether path names an ONNX file.
+func isONNX(path string) bool { return strings.EqualFold(filepath.Ext(path), ".onnx") }
+
+// loadAnyModel reads a shrink model file, or imports an .onnx file
+// directly (with provenance naming the file).
+func loadAnyModel(path string) (*format.File, error) {
+	if !isONNX(path) {
+		return loadModel(path)
+	}
+	m, info, err := onnx.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return format.New(m, importProvenance(path, info.Producer, info.Opset)), nil
+}
+
+func importProvenance(path, producer string, opset int64) format.Provenance {
+	opts := map[string]string{"source": path}
+	if producer != "" {
+		opts["producer"] = producer
+	}
+	if opset > 0 {
+		opts["opset"] = strconv.FormatInt(opset, 10)
+	}
+	return format.Provenance{
+		Command: commandLine(), Options: opts, Tool: "shrink",
+		Created: time.Now().UTC().Format(time.RFC3339),
+		Passes:  []format.Pass{{Name: "import", Options: opts}},
+	}
+}
+
+// importOptions are the flags of `shrink import`.
+type importOptions struct {
+	in   string
+	arch string
+	data dataFlags
+	out  string
+	json bool
+}
+
+func newImportCmd(g *globals) *cobra.Command {
+	o := &importOptions{}
+	c := &cobra.Command{
+		Use:   "import FILE.onnx|FILE.safetensors [--arch ARCH] [--data DATA] -o MODEL",
+		Short: "import an ONNX model or safetensors weights as a shrink model file",
+		Long: `Import a model trained elsewhere.
+
+An .onnx file (opsets 11-17, as PyTorch exports MLPs and CNNs) is mapped
+onto shrink's layers: NCHW images become NHWC, batch norm is folded into the
+preceding conv or dense layer, and shape-computing subgraphs such as
+x.view(x.size(0), -1) are folded away. An unsupported graph is refused with
+a list of every operator shrink cannot map.
+
+A .safetensors file holds weights only: --arch builds the model (for the
+input shape and classes of --data) and the tensors are bound by name
+("fc1.weight", ...) or, for PyTorch nn.Sequential names ("0.weight", ...),
+by position, in PyTorch layouts (conv OIHW, dense (out, in)).
+
+The model is evaluated on the test part of --data (default mnist-mini, when
+its samples fit the model) and the accuracy is recorded with the provenance.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.in = args[0]
+			return runImport(g, o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.arch, "arch", "", "architecture to bind safetensors weights to (required for .safetensors; see shrink train --help)")
+	o.data.register(f)
+	f.StringVarP(&o.out, "output", "o", "", "model file to write (required)")
+	f.BoolVar(&o.json, "json", false, "print the result as one JSON object")
+	return c
+}
+
+// importResult is what `import --json` prints.
+type importResult struct {
+	Model         string  `json:"model"`
+	Source        string  `json:"source"`
+	Format        string  `json:"format"`
+	Opset         int64   `json:"opset,omitempty"`
+	Layers        int     `json:"layers"`
+	Accuracy      float64 `json:"accuracy"`
+	Evaluated     bool    `json:"evaluated"`
+	Params        int64   `json:"params"`
+	NonzeroParams int64   `json:"nonzero_params"`
+	MACs          int64   `json:"macs"`
+	FileBytes     int64   `json:"file_bytes"`
+}
+
+func runImport(g *globals, o *importOptions) error {
+	if o.out == "" {
+		return usagef("-o/--output is required")
+	}
+	ext := strings.ToLower(filepath.Ext(o.in))
+	if ext != ".onnx" && ext != ".safetensors" {
+		return usagef("%s: want an .onnx or .safetensors file", o.in)
+	}
+	if ext == ".safetensors" && o.arch == "" {
+		return usagef("--arch is required to import safetensors weights")
+	}
+	if ext == ".onnx" && o.arch != "" {
+		return usagef("--arch is only for .safetensors files (an ONNX file holds its architecture)")
+	}
+	var f *format.File
+	var ds *data.Data
+	var err error
+	res := importResult{Model: o.out, Source: o.in, Format: strings.TrimPrefix(ext, ".")}
+	if ext == ".onnx" {
+		m, info, err := onnx.ReadFile(o.in)
+		if err != nil {
+			return err
+		}
+		res.Opset = info.Opset
+		f = format.New(m, importProvenance(o.in, info.Producer, info.Opset))
+	} else {
+		ds, err = loadData(&o.data, g.seed, nil)
+		if err != nil {
+			return err
+		}
+		specs, err := nn.ParseArch(o.arch, nn.Shape(ds.Train.Shape), ds.Train.Classes)
+		if err != nil {
+			return usagef("--arch: %v", err)
+		}
+		m, err := nn.Build(nn.Shape(ds.Train.Shape), specs)
+		if err != nil {
+			return usagef("--arch: %v", err)
+		}
+		st, err := safetensors.Read(o.in)
+		if err != nil {
+			return err
+		}
+		if err := safetensors.Bind(m, st); err != nil {
+			return fmt.Errorf("%s: %w", o.in, err)
+		}
+		f = format.New(m, importProvenance(o.in, st.Metadata["format"], 0))
+		f.Provenance.Options["arch"] = o.arch
+	}
+	// Evaluate where the data fits.
+	if ds == nil {
+		ds, err = loadData(&o.data, g.seed, nil)
+		if err != nil {
+			return err
+		}
+	}
+	if err := checkFits(f.Model, ds); err != nil {
+		if o.data.spec != "" {
+			return fmt.Errorf("%s: %w", o.in, err)
+		}
+		g.logf("%s: not evaluated: %v\n", o.in, err)
+	} else if ds.Test != nil && ds.Test.Len() > 0 {
+		ev, err := nn.Evaluate(f.Model, ds.Test.X, ds.Test.Y)
+		if err != nil {
+			return err
+		}
+		info, _ := json.Marshal(ds.Info)
+		f.Provenance.Accuracy, f.Provenance.Data, f.Provenance.DataInfo = ev.Accuracy, ds.Info.Source, info
+		f.Provenance.Passes[0].Accuracy = ev.Accuracy
+		res.Accuracy, res.Evaluated = ev.Accuracy, true
+	}
+	if err := format.Write(o.out, f); err != nil {
+		return err
+	}
+	st := f.Model.Stats()
+	res.Layers, res.Params, res.NonzeroParams, res.MACs, res.FileBytes = len(f.Model.Layers), st.Params, st.NonZero, st.MACs, fileSize(o.out)
+	if o.json {
+		return writeJSON(g.stdout, res)
+	}
+	printImport(g.stdout, &res)
+	return nil
+}
+
+func printImport(w io.Writer, r *importResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\t%s\n", r.Model)
+	fmt.Fprintf(tw, "imported from\t%s (%s)\n", r.Source, r.Format)
+	fmt.Fprintf(tw, "layers\t%d\n", r.Layers)
+	if r.Evaluated {
+		fmt.Fprintf(tw, "test accuracy\t%.2f%%\n", 100*r.Accuracy)
+	}
+	fmt.Fprintf(tw, "parameters\t%d\n", r.Params)
+	fmt.Fprintf(tw, "MACs/sample\t%d\n", r.MACs)
+	fmt.Fprintf(tw, "file bytes\t%d\n", r.FileBytes)
+	tw.Flush()
+}
+
+// exportOptions are the flags of `shrink export`.
+type exportOptions struct {
+	model string
+	to    string
+	out   string
+	opset int64
+	f16   bool
+	json  bool
+}
+
+func newExportCmd(g *globals) *cobra.Command {
+	o := &exportOptions{}
+	c := &cobra.Command{
+		Use:   "export MODEL --to onnx|safetensors -o FILE",
+		Short: "export a model as ONNX or its weights as safetensors",
+		Long: `Export a model for other runtimes.
+
+--to onnx writes a float ONNX graph (opset 13 by default) with input
+"input" of shape (N, C, H, W) for images or (N, D) for vectors and output
+"logits" (N, classes); it passes onnx.checker and runs in ONNX Runtime.
+--to safetensors writes the weights in PyTorch layouts and names.
+Without --to the format follows the extension of -o. The file is written
+to a temporary file and renamed, so a failed export leaves nothing behind.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.model = args[0]
+			return runExport(g, o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.to, "to", "", "output format: onnx or safetensors (default: from the -o extension)")
+	f.StringVarP(&o.out, "output", "o", "", "file to write (required)")
+	f.Int64Var(&o.opset, "opset", onnx.DefaultOpset, "ONNX opset to declare (13 to 17)")
+	f.BoolVar(&o.f16, "f16", false, "safetensors: store F16 instead of F32")
+	f.BoolVar(&o.json, "json", false, "print the result as one JSON object")
+	return c
+}
+
+// exportResult is what `export --json` prints.
+type exportResult struct {
+	Model     string `json:"model"`
+	Output    string `json:"output"`
+	Format    string `json:"format"`
+	FileBytes int64  `json:"file_bytes"`
+}
+
+func runExport(g *globals, o *exportOptions) error {
+	if o.out == "" {
+		return usagef("-o/--output is required")
+	}
+	to := strings.ToLower(o.to)
+	if to == "" {
+		to = strings.TrimPrefix(strings.ToLower(filepath.Ext(o.out)), ".")
+	}
+	if to != "onnx" && to != "safetensors" {
+		return usagef("--to %q: want onnx or safetensors", o.to)
+	}
+	if o.opset < 13 || o.opset > 17 {
+		return usagef("--opset %d: want 13 to 17", o.opset)
+	}
+	f, err := loadAnyModel(o.model)
+	if err != nil {
+		return err
+	}
+	switch to {
+	case "onnx":
+		doc, _ := json.Marshal(f.Provenance)
+		err = onnx.WriteFile(o.out, f.Model, onnx.ExportOptions{Opset: o.opset, ProducerVersion: "shrink", DocString: string(doc)})
+	case "safetensors":
+		err = safetensors.WriteFile(o.out, f.Model, map[string]string{"format": "pt", "tool": "shrink", "source": filepath.Base(o.model)}, o.f16)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.model, err)
+	}
+	res := exportResult{Model: o.model, Output: o.out, Format: to, FileBytes: fileSize(o.out)}
+	if o.json {
+		return writeJSON(g.stdout, res)
+	}
+	g.logf("wrote %s (%s, %d bytes)\n", o.out, to, res.FileBytes)
+	return nil
+}
+
