@@ -287,4 +287,3 @@ func runExport(g *globals, o *exportOptions) error {
 	g.logf("wrote %s (%s, %d bytes)\n", o.out, to, res.FileBytes)
 	return nil
 }
-
