@@ -16,10 +16,11 @@
 # only (distill --alpha 0, the exact label loss).
 #
 # Every run appends one line per model to bench/out/distill/results.tsv:
-#   stage data split epochs T alpha augment seed name accuracy val_accuracy agreement params macs file_bytes seconds
+#   stage data split epochs T alpha augment seed name accuracy val_accuracy agreement params macs file_bytes seconds teacher
 # Usage: bench/distill.sh [mini|full|all|table]  (default all; table prints
 #        the Markdown tables of DISTILL.md from results.tsv)
-# Environment: SEEDS ("1 2 3"), MINI_EPOCHS ("15 40"), FULL_EPOCHS (10),
+# Environment: SEEDS ("1 2 3"), VAL_SEEDS ($SEEDS), MINI_EPOCHS ("15 40"),
+#              TEST_EPOCHS ($MINI_EPOCHS), FULL_EPOCHS (10),
 #              FULL_TEACHER_EPOCHS (10), FULL_GRID ("4:0.9 2:0.5"), MINI_LR (0.003),
 #              FULL_LR (0.001); Adam, batch 128, cosine schedule throughout.
 set -euo pipefail
@@ -39,30 +40,30 @@ from collections import defaultdict
 rows = [r for r in csv.DictReader(open(sys.argv[1]), delimiter="\t") if r["name"] == "student"]
 g = defaultdict(list)
 for r in rows:
-    g[(r["stage"], r["split"], int(r["epochs"]), r["augment"], r["T"], r["alpha"])].append(r)
+    g[(r["stage"], r["split"], int(r["epochs"]), r["augment"], r["T"], r["alpha"], r["teacher"])].append(r)
 for stage in ("mini", "full"):
     keys = sorted(k for k in g if k[0] == stage)
     if not keys:
         continue
     print(f"\n### {stage}\n")
-    print("| split | epochs | augment | T | alpha | seeds | val acc (mean) | test acc (mean) | Δ vs alone (points) | agreement with teacher |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| split | teacher | epochs | augment | T | alpha | seeds | val acc (mean) | test acc (mean) | Δ vs alone (points) | agreement with teacher |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for k in keys:
         rs = g[k]
-        alone = {r["seed"]: r for r in g.get((k[0], k[1], k[2], k[3], "1", "0"), [])}
+        alone = {r["seed"]: r for r in g.get((k[0], k[1], k[2], k[3], "1", "0", k[6]), [])}
         acc = st.mean(float(r["accuracy"]) for r in rs)
         val = [float(r["val_accuracy"]) for r in rs if r["val_accuracy"]]
         d = [float(r["accuracy"] if k[1] == "test" else r["val_accuracy"]) - float(alone[r["seed"]]["accuracy"] if k[1] == "test" else alone[r["seed"]]["val_accuracy"]) for r in rs if r["seed"] in alone]
         name = "alone" if k[4:] == ("1", "0") else f"{k[4]}"
-        print(f"| {k[1]} | {k[2]} | {k[3]} | {name} | {k[5]} | {len(rs)} | {100*st.mean(val):.2f}% | {100*acc:.2f}% | {100*st.mean(d):+.2f} | {100*st.mean(float(r['agreement']) for r in rs):.2f}% |" if val else
-              f"| {k[1]} | {k[2]} | {k[3]} | {name} | {k[5]} | {len(rs)} | — | {100*acc:.2f}% | {100*st.mean(d):+.2f} | {100*st.mean(float(r['agreement']) for r in rs):.2f}% |")
+        print(f"| {k[1]} | {k[6]} | {k[2]} | {k[3]} | {name} | {k[5]} | {len(rs)} | {100*st.mean(val):.2f}% | {100*acc:.2f}% | {100*st.mean(d):+.2f} | {100*st.mean(float(r['agreement']) for r in rs):.2f}% |" if val else
+              f"| {k[1]} | {k[6]} | {k[2]} | {k[3]} | {name} | {k[5]} | {len(rs)} | — | {100*acc:.2f}% | {100*st.mean(d):+.2f} | {100*st.mean(float(r['agreement']) for r in rs):.2f}% |")
 PY
 	exit 0
 fi
 BIN=${BIN:-$OUT/shrink}
 go build -o "$BIN" ./cmd/shrink
 RES=$OUT/results.tsv
-[[ -f $RES ]] || printf 'stage\tdata\tsplit\tepochs\tT\talpha\taugment\tseed\tname\taccuracy\tval_accuracy\tagreement\tparams\tmacs\tfile_bytes\tseconds\n' >"$RES"
+[[ -f $RES ]] || printf 'stage\tdata\tsplit\tepochs\tT\talpha\taugment\tseed\tname\taccuracy\tval_accuracy\tagreement\tparams\tmacs\tfile_bytes\tseconds\tteacher\n' >"$RES"
 
 # run STAGE DATA SPLIT T ALPHA AUG SEED TEACHER ARCH EPOCHS [extra args]
 #   SPLIT is "val" (train on 90%, score on the held-out 10%) or "test".
@@ -74,36 +75,64 @@ run() {
 	[[ $aug == yes ]] && args+=(--augment)
 	[[ $split == val ]] && args+=(--val-fraction 0.1)
 	local tag=$stage-$split-e$epochs-T$T-a$alpha-$aug-s$seed
+	if [[ -s $OUT/$tag.json ]]; then return; fi # already measured (delete the .json to rerun)
 	echo "+ shrink ${args[*]} $* -o $OUT/$tag.shrink" >&2
 	"$BIN" "${args[@]}" "$@" -o "$OUT/$tag.shrink" >"$OUT/$tag.json"
 	jq -r --arg st "$stage" --arg d "$(basename "$data")" --arg sp "$split" --arg e "$epochs" --arg T "$T" --arg a "$alpha" --arg aug "$aug" --arg s "$seed" \
-		'.rows[] | [$st, $d, $sp, $e, $T, $a, $aug, $s, .name, .accuracy, (.val_accuracy // ""), .agreement, .params, .macs, .file_bytes, (.seconds // 0)] | @tsv' \
+		'.rows[] | [$st, $d, $sp, $e, $T, $a, $aug, $s, .name, .accuracy, (.val_accuracy // ""), .agreement, .params, .macs, .file_bytes, (.seconds // 0), $t] | @tsv' --arg t "$(basename "$teacher" .shrink | sed 's/^mini-//; s/-\(val\|test\)-s[0-9]*$//')" \
 		"$OUT/$tag.json" >>"$RES"
 }
 
 if [[ $which == all || $which == mini ]]; then
 	LR=${MINI_LR:-0.003}
-	# The test-split teacher sees all 10k training images; each validation
-	# teacher is trained on the same 90% its students see (train and distill
-	# carve --val-fraction with the seed identically), so no validation image
-	# reaches a student through its teacher either.
-	teacher=$OUT/mini-lenet300.shrink
-	[[ -f $teacher ]] || "$BIN" train --arch lenet300 --data mnist-mini --epochs 20 --batch 64 --seed 1 --quiet --json -o "$teacher" >"$OUT/mini-lenet300.json"
-	for seed in $SEEDS; do
-		t=$OUT/mini-lenet300-val-s$seed.shrink
-		[[ -f $t ]] || "$BIN" train --arch lenet300 --data mnist-mini --epochs 20 --batch 64 --seed "$seed" --val-fraction 0.1 --quiet --json -o "$t" >"${t%.shrink}.json"
+	# Teachers. lenet300 is trained on labels (shrink train, 20 epochs); the
+	# "lenet300aug" teacher is trained with the same ±2 px shifts its
+	# augmented students see, using distill with --alpha 0 (exact label
+	# training; its --teacher is not consulted), 40 epochs. The test-split
+	# teachers see all 10k training images; each validation teacher is
+	# trained on the same 90% its students see (train and distill carve
+	# --val-fraction with the seed identically), so no validation image
+	# reaches a student through its teacher.
+	teacher() { # teacher KIND SPLIT SEED -> path
+		local f=$OUT/mini-$1-$2-s$3.shrink vf=()
+		[[ $2 == val ]] && vf=(--val-fraction 0.1)
+		if [[ ! -f $f ]]; then
+			if [[ $1 == lenet300 ]]; then
+				"$BIN" train --arch lenet300 --data mnist-mini --epochs 20 --batch 64 --seed "$3" "${vf[@]}" --quiet --json -o "$f" >"${f%.shrink}.json"
+			else
+				"$BIN" distill --teacher "$(teacher lenet300 "$2" "$3")" --arch lenet300 --data mnist-mini --alpha 0 --augment \
+					--epochs 40 --batch 64 --lr 0.002 --seed "$3" "${vf[@]}" --quiet --json -o "$f" >"${f%.shrink}.json"
+			fi
+		fi
+		echo "$f"
+	}
+	# Validation grid (choose T, alpha): VAL_SEEDS, epochs MINI_EPOCHS.
+	for seed in ${VAL_SEEDS:-$SEEDS}; do
+		for epochs in $MINI_EPOCHS; do
+			for aug in no yes; do
+				kind=lenet300
+				[[ $aug == yes ]] && kind=lenet300aug
+				t=$(teacher $kind val "$seed")
+				run mini mnist-mini val 1 0 "$aug" "$seed" "$t" mlp:50 "$epochs" # alone
+				for T in 2 4 8; do
+					for alpha in 0.5 0.9; do
+						run mini mnist-mini val "$T" "$alpha" "$aug" "$seed" "$t" mlp:50 "$epochs"
+					done
+				done
+			done
+		done
 	done
-	for split in val test; do
-		for seed in $SEEDS; do
-			t=$teacher
-			[[ $split == val ]] && t=$OUT/mini-lenet300-val-s$seed.shrink
-			for epochs in $MINI_EPOCHS; do
-				for aug in no yes; do
-					run mini mnist-mini "$split" 1 0 "$aug" "$seed" "$t" mlp:50 "$epochs" # alone
-					for T in 2 4 8; do
-						for alpha in 0.5 0.9; do
-							run mini mnist-mini "$split" "$T" "$alpha" "$aug" "$seed" "$t" mlp:50 "$epochs"
-						done
+	# Test: every grid point, TEST_EPOCHS, all seeds.
+	for seed in $SEEDS; do
+		for epochs in ${TEST_EPOCHS:-$MINI_EPOCHS}; do
+			for aug in no yes; do
+				kind=lenet300
+				[[ $aug == yes ]] && kind=lenet300aug
+				t=$(teacher $kind test 1)
+				run mini mnist-mini test 1 0 "$aug" "$seed" "$t" mlp:50 "$epochs" # alone
+				for T in 2 4 8; do
+					for alpha in 0.5 0.9; do
+						run mini mnist-mini test "$T" "$alpha" "$aug" "$seed" "$t" mlp:50 "$epochs"
 					done
 				done
 			done
