@@ -155,10 +155,19 @@ func HumanBytes(n int64) string {
 
 // WriteText writes rows as an aligned text table (numbers right-aligned).
 func WriteText(w io.Writer, rows []Row) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, strings.Join(humanHeader, "\t")+"\t")
+	// Names are left-aligned (padded here), numbers right-aligned.
+	width := len([]rune(humanHeader[0]))
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(cells(r), "\t")+"\t")
+		width = max(width, len([]rune(r.Name)))
+	}
+	pad := func(s string) string { return s + strings.Repeat(" ", width-len([]rune(s))) }
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	h := append([]string{pad(humanHeader[0])}, humanHeader[1:]...)
+	fmt.Fprintln(tw, strings.Join(h, "\t")+"\t")
+	for _, r := range rows {
+		c := cells(r)
+		c[0] = pad(c[0])
+		fmt.Fprintln(tw, strings.Join(c, "\t")+"\t")
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("report: writing the table: %w", err)
