@@ -13,9 +13,9 @@ import (
 // student's feature size to the teacher's. Layer names are the model's
 // (fc1, relu2, conv1, …; see `shrink inspect`).
 type Hint struct {
-	Teacher string  // teacher layer whose output is the target
-	Student string  // student layer whose output is projected
-	Weight  float64 // weight of the hint loss in the total loss
+	Teacher string  `json:"teacher"` // teacher layer whose output is the target
+	Student string  `json:"student"` // student layer whose output is projected
+	Weight  float64 `json:"weight"`  // weight of the hint loss in the total loss
 }
 
 // Projection is the learned linear map of a hint: a dense layer from the
