@@ -1,0 +1,272 @@
+package quantize
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/shrink-ml/shrink/data"
+	"github.com/shrink-ml/shrink/nn"
+)
+
+// Clone returns a deep copy of m's architecture and weights (quantized
+// forms are shared: they are not modified in place), without inference
+// paths installed.
+func Clone(m *nn.Model) (*nn.Model, error) {
+	c, err := nn.Build(m.Input, m.Spec())
+	if err != nil {
+		return nil, fmt.Errorf("quantize: clone: %w", err)
+	}
+	src, dst := m.Params(), c.Params()
+	for i := range src {
+		copy(dst[i].W, src[i].W)
+		dst[i].Quant = src[i].Quant
+		if src[i].Mask != nil {
+			dst[i].Mask = slices.Clone(src[i].Mask)
+		}
+	}
+	return c, nil
+}
+
+// withFakeQuant returns a model that runs m's layers with a FakeQuant layer
+// in front of each layer named in acts, sharing m's layer objects.
+func withFakeQuant(m *nn.Model, acts map[string]nn.ActQuant) (*nn.Model, map[string]*nn.FakeQuant, error) {
+	var layers []nn.Layer
+	fqs := map[string]*nn.FakeQuant{}
+	for _, l := range m.Layers {
+		if a, ok := acts[l.Name()]; ok {
+			f := nn.NewFakeQuant(l.In(), a)
+			f.SetName("fq:" + l.Name())
+			fqs[l.Name()] = f
+			layers = append(layers, f)
+		}
+		layers = append(layers, l)
+	}
+	w, err := nn.NewModel(m.Input, layers...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("quantize: fake-quant model: %w", err)
+	}
+	return w, fqs, nil
+}
+
+// FakeQuantModel returns the float simulation of a quantized model: a copy
+// of m running on float32 kernels with its (already dequantized) weights
+// and, in front of every layer whose weight has static activation
+// quantization, a FakeQuant layer with the same scale and zero point. Its
+// outputs agree with the integer path up to float32 summation order.
+func FakeQuantModel(m *nn.Model) (*nn.Model, error) {
+	c, err := Clone(m)
+	if err != nil {
+		return nil, err
+	}
+	acts := map[string]nn.ActQuant{}
+	for _, l := range c.Layers {
+		if a, ok := l.(nn.Accelerated); ok && a.Weight().Quant != nil && a.Weight().Quant.Act.Mode == nn.ActStatic {
+			acts[l.Name()] = a.Weight().Quant.Act
+		}
+	}
+	w, _, err := withFakeQuant(c, acts)
+	return w, err
+}
+
+// QATResult is what QAT learned.
+type QATResult struct {
+	Epochs []nn.EpochInfo
+	// Act holds the learned activation parameters per layer (static mode);
+	// pass them to Quantize as Options.Act.
+	Act map[string]nn.ActQuant
+}
+
+// QAT fine-tunes m with quantization in the training graph, then leaves the
+// float weights in m (call Quantize with Options.Act = result.Act to
+// convert). Each step quantizes every target weight with opt.Scheme and
+// puts the dequantized values in place for the forward and backward passes,
+// then restores the float (shadow) weights before the optimizer step, so
+// the gradient at the quantized weights updates the float ones (straight-
+// through estimator). With static activations a FakeQuant layer in front of
+// each target learns the input range as a moving average of batch min and
+// max (initialised by calibration on calib) and passes gradients straight
+// through inside the range.
+//
+// For a Codebook scheme QAT is centroid fine-tuning instead: the weights
+// are clustered once (Quantize must have run) and after each step every
+// centroid becomes the mean of its cluster's updated weights.
+func QAT(ctx context.Context, m *nn.Model, train, calib *data.Set, opt Options, cfg nn.TrainConfig) (QATResult, error) {
+	if err := opt.validate(); err != nil {
+		return QATResult{}, err
+	}
+	if train == nil || train.Len() == 0 {
+		return QATResult{}, fmt.Errorf("quantize: QAT needs training data")
+	}
+	if _, ok := opt.Scheme.(Codebook); ok {
+		h, err := FineTuneCodebook(ctx, m, train, cfg)
+		return QATResult{Epochs: h}, err
+	}
+	ts, err := targets(m, &opt)
+	if err != nil {
+		return QATResult{}, err
+	}
+	var quant []target
+	for _, t := range ts {
+		if !slices.Contains(opt.KeepFloat, t.layer.Name()) {
+			quant = append(quant, t)
+		}
+	}
+	acts := map[string]nn.ActQuant{}
+	if opt.Activations == nn.ActStatic {
+		if calib == nil {
+			calib = train
+		}
+		n := opt.Calib
+		if n == 0 {
+			n = 512
+		}
+		st, err := calibrate(m, CalibBatch(calib, n, opt.Seed), quant, &opt, true, false)
+		if err != nil {
+			return QATResult{}, err
+		}
+		for _, t := range quant {
+			acts[t.layer.Name()] = nn.ActParams(st[t.index].obs.Range())
+		}
+	}
+	wm, fqs, err := withFakeQuant(m, acts)
+	if err != nil {
+		return QATResult{}, err
+	}
+	for n, f := range fqs {
+		f.SetRange(rangeOf(acts[n]))
+		f.Observe = true
+	}
+	shadow := make([][]float32, len(quant))
+	for i, t := range quant {
+		shadow[i] = make([]float32, len(t.layer.Weight().W))
+	}
+	cfg.Step = func(wm *nn.Model, x *nn.Tensor, labels []int, _ []int) (float64, *nn.Tensor) {
+		for i, t := range quant {
+			w := t.layer.Weight()
+			copy(shadow[i], w.W)
+			rows := w.Shape[0]
+			Dequantize(opt.Scheme.Quantize(w.W, rows, len(w.W)/rows), w.W)
+		}
+		z := wm.Forward(x)
+		loss, g := nn.SoftmaxCrossEntropy(z, labels)
+		wm.Backward(g)
+		for i, t := range quant {
+			copy(t.layer.Weight().W, shadow[i])
+		}
+		return loss, z
+	}
+	cfg.ValX, cfg.ValY = nil, nil // validation would see float weights
+	for _, p := range m.Params() {
+		p.Quant = nil // training changes W
+	}
+	hist, err := nn.Train(ctx, wm, train.X, train.Y, cfg)
+	res := QATResult{Epochs: hist, Act: map[string]nn.ActQuant{}}
+	for n, f := range fqs {
+		res.Act[n] = nn.ActParams(f.Range())
+	}
+	if err != nil {
+		return res, fmt.Errorf("quantize: QAT: %w", err)
+	}
+	return res, nil
+}
+
+// rangeOf returns the real range [lo, hi] an ActQuant covers.
+func rangeOf(a nn.ActQuant) (lo, hi float32) {
+	return float32(-a.Zero) * a.Scale, float32(255-a.Zero) * a.Scale
+}
+
+// FineTuneCodebook trains m's codebook-quantized layers by their centroids
+// (Deep Compression's shared-weight fine-tuning): after each optimizer step
+// the weights of each cluster are replaced by their mean, which becomes the
+// new centroid, so the cluster assignment (the codes) never changes. Other
+// layers train normally.
+func FineTuneCodebook(ctx context.Context, m *nn.Model, train *data.Set, cfg nn.TrainConfig) ([]nn.EpochInfo, error) {
+	var ps []*nn.Param
+	for _, p := range m.Params() {
+		if p.Quant != nil && len(p.Quant.Codebook) > 0 {
+			ps = append(ps, p)
+		}
+	}
+	if len(ps) == 0 {
+		return nil, fmt.Errorf("quantize: no codebook layers to fine-tune (run Quantize with a Codebook scheme first)")
+	}
+	qs := make([]*nn.Quant, len(ps))
+	for i, p := range ps {
+		qs[i] = p.Quant
+	}
+	share := func() {
+		for i, p := range ps {
+			q := qs[i]
+			sum := make([]float64, len(q.Codebook))
+			cnt := make([]int, len(q.Codebook))
+			for j, c := range q.Codes {
+				sum[c] += float64(p.W[j])
+				cnt[c]++
+			}
+			for k := range q.Codebook {
+				if cnt[k] > 0 {
+					q.Codebook[k] = float32(sum[k] / float64(cnt[k]))
+				}
+			}
+			q.Dequantize(p.W)
+		}
+	}
+	after := cfg.AfterStep
+	cfg.AfterStep = func(step int) {
+		share()
+		if after != nil {
+			after(step)
+		}
+	}
+	hist, err := nn.Train(ctx, m, train.X, train.Y, cfg)
+	share()
+	for i, p := range ps {
+		p.Quant = qs[i]
+	}
+	m.Prepare()
+	if err != nil {
+		return hist, fmt.Errorf("quantize: codebook fine-tuning: %w", err)
+	}
+	return hist, nil
+}
+
+// LayerSensitivity is the accuracy cost of quantizing one layer alone.
+type LayerSensitivity struct {
+	Layer    string  `json:"layer"`
+	Accuracy float64 `json:"accuracy"` // with only this layer quantized
+	Drop     float64 `json:"drop"`     // baseline accuracy − Accuracy
+	SQNR     float64 `json:"sqnr_db"`
+}
+
+// Sensitivity quantizes one layer at a time (on a copy of m, with opt) and
+// measures accuracy on test, so the user sees which layer to keep in float.
+func Sensitivity(m *nn.Model, calib, test *data.Set, opt Options) ([]LayerSensitivity, error) {
+	base, err := nn.Evaluate(m, test.X, test.Y)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := targets(m, &opt)
+	if err != nil {
+		return nil, err
+	}
+	var out []LayerSensitivity
+	for _, t := range ts {
+		c, err := Clone(m)
+		if err != nil {
+			return nil, err
+		}
+		o := opt
+		o.Only, o.KeepFloat, o.DryRun = []string{t.layer.Name()}, nil, false
+		rep, err := Quantize(c, calib, o)
+		if err != nil {
+			return nil, err
+		}
+		ev, err := nn.Evaluate(c, test.X, test.Y)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, LayerSensitivity{Layer: t.layer.Name(), Accuracy: ev.Accuracy, Drop: base.Accuracy - ev.Accuracy, SQNR: rep.Layers[0].SQNR})
+	}
+	return out, nil
+}
