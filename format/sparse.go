@@ -41,16 +41,17 @@ import (
 //	                that makes the tensor smallest.
 //
 // The sparse encodings store W only; quantized tensors (Param.Quant set)
-// keep their quantized encodings.
+// keep their quantized encodings. Tags 10 to 17 are theirs (9 stays
+// unassigned: the format tests use it as an unknown tag).
 const (
-	SparseBitmask    Encoding = 9
-	SparseBitmask16  Encoding = 10
-	SparseRelative   Encoding = 11
-	SparseRelative16 Encoding = 12
-	CSR              Encoding = 13
-	CSR16            Encoding = 14
-	SparseNM         Encoding = 15
-	SparseNM16       Encoding = 16
+	SparseBitmask    Encoding = 10
+	SparseBitmask16  Encoding = 11
+	SparseRelative   Encoding = 12
+	SparseRelative16 Encoding = 13
+	CSR              Encoding = 14
+	CSR16            Encoding = 15
+	SparseNM         Encoding = 16
+	SparseNM16       Encoding = 17
 )
 
 // values is how a sparse encoding stores each value.
