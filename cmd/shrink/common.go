@@ -65,8 +65,8 @@ func loadData(d *dataFlags, seed int64, rec *format.File) (*data.Data, error) {
 	return ds, nil
 }
 
-// loadModel reads a model file.
-func loadModel(path string) (*format.File, error) {
+// readNative reads a native model file.
+func readNative(path string) (*format.File, error) {
 	f, err := format.Read(path)
 	if err != nil {
 		return nil, err

@@ -24,16 +24,17 @@ func init() { commands = append(commands, newImportCmd, newExportCmd) }
 // isONNX reports whether path names an ONNX file.
 func isONNX(path string) bool { return strings.EqualFold(filepath.Ext(path), ".onnx") }
 
-// loadAnyModel reads a shrink model file, or imports an .onnx file
+// loadModel reads a shrink model file, or imports an .onnx file
 // directly (with provenance naming the file).
-func loadAnyModel(path string) (*format.File, error) {
+func loadModel(path string) (*format.File, error) {
 	if !isONNX(path) {
-		return loadModel(path)
+		return readNative(path)
 	}
 	m, info, err := onnx.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	m.Prepare()
 	return format.New(m, importProvenance(path, info.Producer, info.Opset)), nil
 }
 
@@ -266,7 +267,7 @@ func runExport(g *globals, o *exportOptions) error {
 	if o.opset < 13 || o.opset > 17 {
 		return usagef("--opset %d: want 13 to 17", o.opset)
 	}
-	f, err := loadAnyModel(o.model)
+	f, err := loadModel(o.model)
 	if err != nil {
 		return err
 	}

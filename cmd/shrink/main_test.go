@@ -128,3 +128,15 @@ func TestBench(t *testing.T) {
 	code, _, errs = shrinkRun(t, "bench", model, "--batch", "0")
 	require.Equal(t, exitUsage, code, errs)
 }
+
+// TestONNXDirect: commands that take a MODEL accept an .onnx file.
+func TestONNXDirect(t *testing.T) {
+	code, out, errs := shrinkRun(t, "inspect", "../../testdata/onnx/mlp.onnx", "--json")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, `"layers"`)
+	code, out, errs = shrinkRun(t, "eval", "../../testdata/onnx/mlp.onnx", "--json")
+	require.Equal(t, 0, code, errs)
+	var ev map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &ev))
+	require.Greater(t, ev["accuracy"].(float64), 0.5)
+}

@@ -55,7 +55,7 @@ func runPredict(g *globals, o *predictOptions) error {
 	if o.split != "test" && o.split != "train" {
 		return usagef("--split %q: want test or train", o.split)
 	}
-	f, err := loadAnyModel(o.model)
+	f, err := loadModel(o.model)
 	if err != nil {
 		return err
 	}
