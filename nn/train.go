@@ -47,6 +47,7 @@ type TrainConfig struct {
 type BatchInfo struct {
 	Epoch, Batch, Batches int
 	Loss                  float64 // running mean over the epoch so far
+	Acc                   float64 // running training accuracy over the epoch so far
 	Seen                  int     // samples processed this epoch
 	Elapsed               time.Duration
 }
@@ -171,7 +172,7 @@ func Train(ctx context.Context, m *Model, x []float32, y []int, cfg TrainConfig)
 			sum += l * float64(bs)
 			seen += bs
 			if cfg.OnBatch != nil {
-				cfg.OnBatch(BatchInfo{Epoch: e + 1, Batch: b + 1, Batches: batches, Loss: sum / float64(seen), Seen: seen, Elapsed: time.Since(start)})
+				cfg.OnBatch(BatchInfo{Epoch: e + 1, Batch: b + 1, Batches: batches, Loss: sum / float64(seen), Acc: float64(correct) / float64(seen), Seen: seen, Elapsed: time.Since(start)})
 			}
 		}
 		el := time.Since(start).Seconds()

@@ -127,7 +127,7 @@ func trainProgress(g *globals, label string, epochs int) (func(nn.BatchInfo), fu
 			)
 		}
 		rate := float64(b.Seen) / b.Elapsed.Seconds()
-		bar.Describe(fmt.Sprintf("%s epoch %d/%d loss %.4f %6.0f img/s", label, b.Epoch, epochs, b.Loss, rate))
+		bar.Describe(fmt.Sprintf("%s epoch %d/%d loss %.4f acc %.2f%% %6.0f img/s", label, b.Epoch, epochs, b.Loss, 100*b.Acc, rate))
 		_ = bar.Set(b.Batch)
 		if b.Batch == b.Batches {
 			_ = bar.Finish()
