@@ -161,7 +161,7 @@ func TestGGMLBlockLayouts(t *testing.T) {
 	require.Len(t, q8, 68)
 	require.Equal(t, format.Float16Bits(float32(1)/127), binary.LittleEndian.Uint16(q8))
 	require.Equal(t, []byte{0x81, 0x89}, q8[2:4]) // −127, round(−119.0625) = −119
-	require.Equal(t, byte(64), q8[2+24])         // 0.5·127 = 63.5 → 64
+	require.Equal(t, byte(64), q8[2+24])          // 0.5·127 = 63.5 → 64
 	require.Equal(t, format.Float16Bits(float32(0.25)/127), binary.LittleEndian.Uint16(q8[34:]))
 	require.Equal(t, []byte{127, 127, 127, 127, 127, 127, 127, 127, 0}, q8[36:45])
 	// int4 symmetric, block 32: nibbles code+8, low nibble first.
