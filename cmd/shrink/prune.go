@@ -1,0 +1,554 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shrink-ml/shrink/distill"
+	"github.com/shrink-ml/shrink/format"
+	"github.com/shrink-ml/shrink/nn"
+	"github.com/shrink-ml/shrink/prune"
+)
+
+// pruneOptions are the flags of `shrink prune`.
+type pruneOptions struct {
+	model          string
+	data           dataFlags
+	sparsity       float64
+	method         string
+	scope          string
+	criterion      string
+	schedule       string
+	steps          int
+	finetuneEpochs int
+	batch          int
+	lr             float64
+	optimizer      string
+	layerSparsity  string
+	sensitivity    bool
+	sensLevels     []float64
+	valFraction    float64
+	teacher        string
+	temperature    float64
+	alpha          float64
+	half           bool
+	dryRun         bool
+	out            string
+	json           bool
+}
+
+func init() { commands = append(commands, newPruneCmd) }
+
+func newPruneCmd(g *globals) *cobra.Command {
+	o := &pruneOptions{}
+	c := &cobra.Command{
+		Use:   "prune MODEL [--data DATA] --sparsity S [--method M] -o OUT",
+		Short: "remove weights, units or filters from a model and fine-tune it",
+		Long: `Prune a model and write the smaller model. Methods:
+
+  magnitude   remove the fraction S of weights with the smallest |w|, in every
+              layer (--scope layer) or with one threshold across the layers
+              (--scope global); --layer-sparsity overrides S per layer
+  random      the same counts chosen at random (seeded): the control
+  structured  remove the fraction S of each layer's units (dense) or filters
+              (conv) ranked by --criterion, shrinking the following layer and
+              any batch norm: the result is an ordinary smaller model
+  nm:N:M      keep the N largest of every M consecutive weights of a row
+              (nm:2:4 is the 2:4 pattern of sparse tensor cores)
+
+Pruned weights are held at exactly zero through fine-tuning. Schedules:
+oneshot prunes then fine-tunes for --finetune-epochs; gradual raises the
+sparsity along Zhu & Gupta's cubic schedule in --steps pruning events over
+the first three quarters of --finetune-epochs; iterative (Han et al.) runs
+--steps rounds of prune then retrain --finetune-epochs, keeping the fraction
+(1−S)^(k/steps) of the weights after round k. Fine-tuning uses the training
+part of the data only; with --teacher it distils from that model.
+
+Weights are written in whichever encoding is smallest per tensor (dense,
+bitmask, relative indices, CSR or N:M; float32 values, or float16 with
+--f16), so the file shrinks with sparsity, and a layer runs the sparse
+kernel when that is faster. The table shows, per layer, parameters,
+non-zeros, sparsity, bytes in the file and MACs before and after, and the
+test accuracy before and after.
+
+--sensitivity instead prunes each layer alone at several sparsities (no
+fine-tuning) and prints the accuracy on a validation split carved from the
+training data (--val-fraction), to choose --layer-sparsity.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.model = args[0]
+			return runPrune(cmd.Context(), g, o)
+		},
+	}
+	f := c.Flags()
+	o.data.register(f)
+	f.Float64Var(&o.sparsity, "sparsity", 0, "fraction of weights (structured: of units) to remove, in [0, 1)")
+	f.StringVar(&o.method, "method", "magnitude", "magnitude, random, structured or nm:N:M")
+	f.StringVar(&o.scope, "scope", "layer", "magnitude/random: layer (each layer loses S) or global (one threshold)")
+	f.StringVar(&o.criterion, "criterion", "l1", "structured: rank units by l1, l2 or taylor (first-order, on 512 training samples)")
+	f.StringVar(&o.schedule, "schedule", "oneshot", "oneshot, gradual or iterative")
+	f.IntVar(&o.steps, "steps", 0, "pruning events (gradual, default 10) or rounds (iterative, default 3)")
+	f.IntVar(&o.finetuneEpochs, "finetune-epochs", 0, "fine-tuning epochs (iterative: per round)")
+	f.IntVar(&o.batch, "batch", 128, "fine-tuning mini-batch size")
+	f.Float64Var(&o.lr, "lr", 0, "fine-tuning learning rate, cosine schedule (default 0.0005 for adam, 0.01 for sgd)")
+	f.StringVar(&o.optimizer, "optimizer", "adam", "fine-tuning optimizer: adam or sgd (momentum 0.9)")
+	f.StringVar(&o.layerSparsity, "layer-sparsity", "", "per-layer overrides, e.g. fc1=0.95,fc3=0.7 (layer names from shrink inspect)")
+	f.BoolVar(&o.sensitivity, "sensitivity", false, "scan accuracy against sparsity for each layer alone, print it, and write nothing")
+	f.Float64SliceVar(&o.sensLevels, "sensitivity-levels", prune.DefaultSensitivities, "sparsities the scan tries")
+	f.Float64Var(&o.valFraction, "val-fraction", 0.1, "sensitivity: fraction of the training data (seeded) to measure on")
+	f.StringVar(&o.teacher, "teacher", "", "fine-tune by distillation from this model (e.g. the unpruned one)")
+	f.Float64Var(&o.temperature, "temperature", 4, "distillation temperature (with --teacher)")
+	f.Float64Var(&o.alpha, "alpha", 0.9, "weight of the soft-target loss (with --teacher)")
+	f.BoolVar(&o.half, "f16", false, "store values as float16 (sparse or dense)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "report what pruning (without fine-tuning) would do; write nothing")
+	f.StringVarP(&o.out, "output", "o", "", "model file to write (required unless --sensitivity or --dry-run)")
+	f.BoolVar(&o.json, "json", false, "print the result as one JSON object")
+	return c
+}
+
+// pruneLayer is one row of the per-layer table.
+type pruneLayer struct {
+	prune.LayerReport
+	FileBytesBefore int64  `json:"file_bytes_before"`
+	FileBytesAfter  int64  `json:"file_bytes_after"`
+	Encoding        string `json:"encoding,omitempty"`
+	Path            string `json:"path,omitempty"` // inference path
+}
+
+// pruneResult is what `prune --json` prints.
+type pruneResult struct {
+	Model               string                   `json:"model,omitempty"`
+	Input               string                   `json:"input"`
+	Method              string                   `json:"method"`
+	Scope               string                   `json:"scope,omitempty"`
+	Schedule            string                   `json:"schedule,omitempty"`
+	Target              float64                  `json:"target"`
+	Sparsity            float64                  `json:"sparsity"` // achieved, of the original weights
+	AccuracyBefore      float64                  `json:"accuracy_before"`
+	Accuracy            float64                  `json:"accuracy"`
+	ParamsBefore        int64                    `json:"params_before"`
+	Params              int64                    `json:"params"`
+	NonzeroParamsBefore int64                    `json:"nonzero_params_before"`
+	NonzeroParams       int64                    `json:"nonzero_params"`
+	MACsBefore          int64                    `json:"macs_before"`
+	MACs                int64                    `json:"macs"`
+	EffectiveMACs       int64                    `json:"effective_macs"`
+	FileBytesBefore     int64                    `json:"file_bytes_before"`
+	FileBytes           int64                    `json:"file_bytes"`
+	DryRun              bool                     `json:"dry_run,omitempty"`
+	Seconds             float64                  `json:"seconds"`
+	Layers              []pruneLayer             `json:"layers,omitempty"`
+	Epochs              []nn.EpochInfo           `json:"epochs,omitempty"`
+	Sensitivity         []prune.SensitivityPoint `json:"sensitivity,omitempty"`
+}
+
+// parseLayerSparsity parses NAME=S[,NAME=S...].
+func parseLayerSparsity(s string) (map[string]float64, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	out := map[string]float64{}
+	for _, kv := range strings.Split(s, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		v, err := strconv.ParseFloat(val, 64)
+		if !ok || name == "" || err != nil || !(v >= 0 && v < 1) {
+			return nil, usagef("--layer-sparsity %q: want NAME=S with S in [0, 1), e.g. fc1=0.95", kv)
+		}
+		if _, dup := out[name]; dup {
+			return nil, usagef("--layer-sparsity: layer %s given twice", name)
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+// parseMethod parses --method into the library's method and N:M.
+func parseMethod(s string) (prune.Method, int, int, error) {
+	if rest, ok := strings.CutPrefix(s, "nm:"); ok {
+		a, b, ok := strings.Cut(rest, ":")
+		n, err1 := strconv.Atoi(a)
+		m, err2 := strconv.Atoi(b)
+		if !ok || err1 != nil || err2 != nil || n <= 0 || m < 2 || n >= m || m > 64 {
+			return "", 0, 0, usagef("--method %q: want nm:N:M with 0 < N < M ≤ 64, e.g. nm:2:4", s)
+		}
+		return prune.NM, n, m, nil
+	}
+	switch prune.Method(s) {
+	case prune.Magnitude, prune.Random, prune.Structured:
+		return prune.Method(s), 0, 0, nil
+	}
+	return "", 0, 0, usagef("--method %q: want magnitude, random, structured or nm:N:M", s)
+}
+
+func (o *pruneOptions) validate() (prune.Options, error) {
+	method, n, m, err := parseMethod(o.method)
+	if err != nil {
+		return prune.Options{}, err
+	}
+	layers, err := parseLayerSparsity(o.layerSparsity)
+	if err != nil {
+		return prune.Options{}, err
+	}
+	if !(o.sparsity >= 0 && o.sparsity < 1) {
+		return prune.Options{}, usagef("--sparsity %v must be in [0, 1)", o.sparsity)
+	}
+	if !o.sensitivity && method != prune.NM && o.sparsity == 0 && len(layers) == 0 {
+		return prune.Options{}, usagef("--sparsity is required (e.g. --sparsity 0.9), or --layer-sparsity")
+	}
+	if o.out == "" && !o.sensitivity && !o.dryRun {
+		return prune.Options{}, usagef("-o/--output is required")
+	}
+	switch o.scope {
+	case "layer", "global":
+	default:
+		return prune.Options{}, usagef("--scope %q: want layer or global", o.scope)
+	}
+	switch o.criterion {
+	case "l1", "l2", "taylor":
+	default:
+		return prune.Options{}, usagef("--criterion %q: want l1, l2 or taylor", o.criterion)
+	}
+	switch o.schedule {
+	case "oneshot":
+	case "gradual", "iterative":
+		if method == prune.Structured || method == prune.NM {
+			return prune.Options{}, usagef("--schedule %s works with magnitude or random pruning; use oneshot with %s", o.schedule, o.method)
+		}
+		if o.finetuneEpochs <= 0 {
+			return prune.Options{}, usagef("--schedule %s needs --finetune-epochs > 0", o.schedule)
+		}
+	default:
+		return prune.Options{}, usagef("--schedule %q: want oneshot, gradual or iterative", o.schedule)
+	}
+	if o.steps < 0 || o.finetuneEpochs < 0 {
+		return prune.Options{}, usagef("--steps and --finetune-epochs must not be negative")
+	}
+	if o.batch <= 0 {
+		return prune.Options{}, usagef("--batch %d must be positive", o.batch)
+	}
+	if o.optimizer != "adam" && o.optimizer != "sgd" {
+		return prune.Options{}, usagef("--optimizer %q: want adam or sgd", o.optimizer)
+	}
+	if o.lr < 0 || math.IsNaN(o.lr) || math.IsInf(o.lr, 0) {
+		return prune.Options{}, usagef("--lr %v must be positive", o.lr)
+	}
+	if !(o.valFraction > 0 && o.valFraction < 1) {
+		return prune.Options{}, usagef("--val-fraction %v must be in (0, 1)", o.valFraction)
+	}
+	if o.dryRun && (o.finetuneEpochs > 0 || o.schedule != "oneshot") {
+		return prune.Options{}, usagef("--dry-run does not fine-tune: drop --finetune-epochs and --schedule")
+	}
+	if o.teacher != "" && o.finetuneEpochs == 0 {
+		return prune.Options{}, usagef("--teacher needs --finetune-epochs > 0")
+	}
+	if !(o.temperature > 0) || !(o.alpha >= 0 && o.alpha <= 1) {
+		return prune.Options{}, usagef("--temperature must be positive and --alpha in [0, 1]")
+	}
+	scope := prune.PerLayer
+	if o.scope == "global" {
+		scope = prune.Global
+	}
+	return prune.Options{Method: method, Sparsity: o.sparsity, Scope: scope, Layers: layers, N: n, M: m,
+		Criterion: prune.Criterion(o.criterion)}, nil
+}
+
+func (o *pruneOptions) stepCount() int {
+	switch {
+	case o.steps > 0:
+		return o.steps
+	case o.schedule == "gradual":
+		return 10
+	}
+	return 3
+}
+
+func runPrune(ctx context.Context, g *globals, o *pruneOptions) error {
+	opt, err := o.validate()
+	if err != nil {
+		return err
+	}
+	in, err := loadModel(o.model)
+	if err != nil {
+		return err
+	}
+	m := in.Model
+	ds, err := loadData(&o.data, g.seed, in)
+	if err != nil {
+		return err
+	}
+	if err := checkFits(m, ds); err != nil {
+		return fmt.Errorf("%s: %w", o.model, err)
+	}
+	if ds.Test == nil || ds.Test.Len() == 0 {
+		return fmt.Errorf("--data %s: the test part is empty", ds.Name)
+	}
+	opt.Seed = uint64(g.seed)
+	for name := range opt.Layers {
+		if a, ok := m.Layer(name).(nn.Accelerated); !ok || a == nil {
+			return usagef("--layer-sparsity: %s has no dense or convolution layer %q (see shrink inspect %s)", o.model, name, o.model)
+		}
+	}
+	start := time.Now()
+	res := &pruneResult{Input: o.model, Method: o.method, Target: o.sparsity, FileBytesBefore: fileSize(o.model)}
+	if opt.Method == prune.NM {
+		res.Target = 1 - float64(opt.N)/float64(opt.M)
+	}
+	if opt.Method != prune.Structured {
+		res.Scope = o.scope
+	}
+	if o.sensitivity {
+		_, val := ds.Train.Split(o.valFraction, g.seed)
+		g.logf("shrink prune: sensitivity of %s on %d validation images carved from the training data\n", o.model, val.Len())
+		pts, err := prune.Sensitivity(m, val.X, val.Y, o.sensLevels, opt)
+		if err != nil {
+			return err
+		}
+		res.Method, res.Sensitivity = "sensitivity", pts
+		res.Seconds = time.Since(start).Seconds()
+		if o.json {
+			return writeJSON(g.stdout, res)
+		}
+		printSensitivity(g.stdout, pts)
+		return nil
+	}
+	evBefore, err := nn.Evaluate(m, ds.Test.X, ds.Test.Y)
+	if err != nil {
+		return err
+	}
+	res.AccuracyBefore = evBefore.Accuracy
+	stBefore := m.Stats()
+	res.ParamsBefore, res.NonzeroParamsBefore, res.MACsBefore = stBefore.Params, stBefore.NonZero, stBefore.MACs
+	beforeBytes := layerFileBytes(in.Tensors())
+	if opt.Criterion == prune.Taylor {
+		s := ds.Train.Head(512)
+		opt.X, opt.Y = s.X, s.Y
+	}
+
+	var rep prune.Report
+	if o.dryRun {
+		opt.DryRun = true
+		if rep, err = prune.Prune(m, opt); err != nil {
+			return fmt.Errorf("pruning %s: %w", o.model, err)
+		}
+		// Measure what the pass would do on a copy.
+		opt.DryRun = false
+		m = prune.Clone(m)
+		if _, err := prune.Prune(m, opt); err != nil {
+			return fmt.Errorf("pruning %s: %w", o.model, err)
+		}
+		res.DryRun = true
+	} else if o.finetuneEpochs > 0 || o.schedule != "oneshot" {
+		cfg := o.trainConfig(g.seed)
+		cfg.OnBatch, cfg.OnEpoch = trainProgress(g, "prune "+o.method, o.finetuneEpochs)
+		if o.teacher != "" {
+			tf, err := loadModel(o.teacher)
+			if err != nil {
+				return err
+			}
+			if err := checkFits(tf.Model, ds); err != nil {
+				return fmt.Errorf("--teacher %s: %w", o.teacher, err)
+			}
+			if cfg.Loss, err = distill.Loss(tf.Model, ds.Train.X, o.temperature, o.alpha); err != nil {
+				return fmt.Errorf("--teacher %s: %w", o.teacher, err)
+			}
+		}
+		g.logf("shrink prune: %s %s to %.4g, %s schedule, fine-tuning on %d training images\n", o.model, o.method, res.Target, o.schedule, ds.Train.Len())
+		var hist []nn.EpochInfo
+		rep, hist, err = prune.Finetune(ctx, m, ds.Train.X, ds.Train.Y, opt, prune.Schedule{Kind: o.schedule, Steps: o.stepCount()}, cfg)
+		if err != nil {
+			return fmt.Errorf("pruning %s: %w", o.model, err)
+		}
+		res.Epochs = hist
+	} else {
+		if rep, err = prune.Prune(m, opt); err != nil {
+			return fmt.Errorf("pruning %s: %w", o.model, err)
+		}
+	}
+	ev, err := nn.Evaluate(m, ds.Test.X, ds.Test.Y)
+	if err != nil {
+		return err
+	}
+	res.Accuracy = ev.Accuracy
+	st := m.Stats()
+	res.Params, res.NonzeroParams, res.MACs, res.EffectiveMACs = st.Params, st.NonZero, st.MACs, st.EffectiveMACs
+	res.Sparsity = rep.Total.Sparsity
+
+	// The output file: every tensor in its smallest encoding.
+	dense := format.Float32
+	if o.half {
+		dense = format.Float16
+	}
+	file := &format.File{Model: m, Compress: true, Encodings: map[string]format.Encoding{}, Provenance: in.Provenance}
+	for _, l := range m.Layers {
+		for _, p := range l.Params() {
+			name := l.Name() + "." + p.Name
+			e := dense
+			if p.Quant != nil {
+				e = in.Encodings[name] // quantized tensors keep their encoding
+			}
+			file.Encodings[name] = format.SmallestSparse(p, e)
+		}
+	}
+	passOpts := o.passOptions()
+	file.Provenance.Command = commandLine()
+	file.Provenance.Accuracy = ev.Accuracy
+	file.Provenance.Created = time.Now().UTC().Format(time.RFC3339)
+	file.Provenance.Passes = append(append([]format.Pass(nil), in.Provenance.Passes...),
+		format.Pass{Name: "prune", Options: passOpts, Seed: g.seed, Accuracy: ev.Accuracy})
+	var after map[string]int64
+	encs := map[string]string{}
+	for _, t := range file.Tensors() {
+		if strings.HasSuffix(t.Name, ".weight") {
+			encs[strings.TrimSuffix(t.Name, ".weight")] = t.Encoding.String()
+		}
+	}
+	after = layerFileBytes(file.Tensors())
+	if !o.dryRun {
+		if err := format.Write(o.out, file); err != nil {
+			return err
+		}
+		res.Model = o.out
+		res.FileBytes = fileSize(o.out)
+	} else {
+		cw := &countWriter{}
+		if err := format.Encode(cw, file); err != nil {
+			return fmt.Errorf("sizing the pruned model: %w", err)
+		}
+		res.FileBytes = cw.n
+	}
+	m.Prepare()
+	paths := m.Paths()
+	for _, lr := range rep.Layers {
+		res.Layers = append(res.Layers, pruneLayer{LayerReport: lr, FileBytesBefore: beforeBytes[lr.Layer],
+			FileBytesAfter: after[lr.Layer], Encoding: encs[lr.Layer], Path: paths[lr.Layer]})
+	}
+	res.Seconds = time.Since(start).Seconds()
+	if o.json {
+		return writeJSON(g.stdout, res)
+	}
+	printPrune(g.stdout, res)
+	return nil
+}
+
+func (o *pruneOptions) trainConfig(seed int64) nn.TrainConfig {
+	lr := o.lr
+	if lr == 0 {
+		lr = 0.0005
+		if o.optimizer == "sgd" {
+			lr = 0.01
+		}
+	}
+	return nn.TrainConfig{
+		Epochs: o.finetuneEpochs, Batch: o.batch, Optimizer: o.optimizer, Momentum: 0.9,
+		Schedule: nn.Schedule{Kind: "cosine", Base: lr}, Seed: uint64(seed),
+	}
+}
+
+func (o *pruneOptions) passOptions() map[string]string {
+	p := map[string]string{
+		"method": o.method, "sparsity": fmtFloat(o.sparsity), "scope": o.scope, "schedule": o.schedule,
+		"finetune_epochs": strconv.Itoa(o.finetuneEpochs), "f16": strconv.FormatBool(o.half),
+	}
+	if o.method == "structured" {
+		p["criterion"] = o.criterion
+	}
+	if o.schedule != "oneshot" {
+		p["steps"] = strconv.Itoa(o.stepCount())
+	}
+	if o.finetuneEpochs > 0 {
+		p["lr"] = fmtFloat(o.trainConfig(0).Schedule.Base)
+		p["optimizer"], p["batch"] = o.optimizer, strconv.Itoa(o.batch)
+	}
+	if o.layerSparsity != "" {
+		p["layer_sparsity"] = o.layerSparsity
+	}
+	if o.teacher != "" {
+		p["teacher"], p["temperature"], p["alpha"] = o.teacher, fmtFloat(o.temperature), fmtFloat(o.alpha)
+	}
+	return p
+}
+
+// layerFileBytes sums the stored bytes of each layer's tensors.
+func layerFileBytes(ts []format.TensorInfo) map[string]int64 {
+	out := map[string]int64{}
+	for _, t := range ts {
+		if i := strings.LastIndexByte(t.Name, '.'); i > 0 {
+			out[t.Name[:i]] += t.Bytes
+		}
+	}
+	return out
+}
+
+func printPrune(w io.Writer, r *pruneResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "layer\tunits\tparams\tnon-zero\tsparsity\tfile bytes\tMACs (effective)\tencoding\tpath\t")
+	for _, l := range r.Layers {
+		units := strconv.Itoa(l.UnitsAfter)
+		if l.UnitsAfter != l.UnitsBefore {
+			units = fmt.Sprintf("%d → %d", l.UnitsBefore, l.UnitsAfter)
+		}
+		params := strconv.FormatInt(l.ParamsAfter, 10)
+		if l.ParamsAfter != l.ParamsBefore {
+			params = fmt.Sprintf("%d → %d", l.ParamsBefore, l.ParamsAfter)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d → %d\t%.2f%%\t%d → %d\t%d → %d\t%s\t%s\t\n", l.Layer, units, params,
+			l.NonZeroBefore, l.NonZeroAfter, 100*l.Sparsity, l.FileBytesBefore, l.FileBytesAfter,
+			l.MACsBefore, l.MACsAfter, l.Encoding, l.Path)
+	}
+	fmt.Fprintf(tw, "total\t\t%d → %d\t%d → %d\t%.2f%%\t%d → %d\t%d → %d\t\t\t\n", r.ParamsBefore, r.Params,
+		r.NonzeroParamsBefore, r.NonzeroParams, 100*r.Sparsity, r.FileBytesBefore, r.FileBytes,
+		r.MACsBefore, r.EffectiveMACs)
+	tw.Flush()
+	ratio := float64(r.NonzeroParamsBefore) / math.Max(1, float64(r.NonzeroParams))
+	fmt.Fprintf(w, "\naccuracy %.2f%% → %.2f%% (%+.2f points); %.1f× fewer non-zero parameters; file %.1f× smaller; dense MACs %d → %d\n",
+		100*r.AccuracyBefore, 100*r.Accuracy, 100*(r.Accuracy-r.AccuracyBefore), ratio,
+		float64(r.FileBytesBefore)/math.Max(1, float64(r.FileBytes)), r.MACsBefore, r.MACs)
+	if r.DryRun {
+		fmt.Fprintln(w, "dry run: nothing written (accuracy without fine-tuning)")
+	} else {
+		fmt.Fprintf(w, "written to %s\n", r.Model)
+	}
+}
+
+func printSensitivity(w io.Writer, pts []prune.SensitivityPoint) {
+	var levels []float64
+	seen := map[float64]bool{}
+	var layers []string
+	acc := map[string]map[float64]float64{}
+	for _, p := range pts {
+		if !seen[p.Sparsity] {
+			seen[p.Sparsity] = true
+			levels = append(levels, p.Sparsity)
+		}
+		if acc[p.Layer] == nil {
+			acc[p.Layer] = map[float64]float64{}
+			layers = append(layers, p.Layer)
+		}
+		acc[p.Layer][p.Sparsity] = p.Accuracy
+	}
+	sort.Float64s(levels)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	hdr := "layer\t"
+	for _, s := range levels {
+		hdr += fmt.Sprintf("%g%%\t", 100*s)
+	}
+	fmt.Fprintln(tw, hdr)
+	for _, l := range layers {
+		line := l + "\t"
+		for _, s := range levels {
+			line += fmt.Sprintf("%.2f%%\t", 100*acc[l][s])
+		}
+		fmt.Fprintln(tw, line)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\nvalidation accuracy with each layer pruned alone (magnitude, no fine-tuning)")
+}
