@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/shrink-ml/shrink/data"
+	"github.com/shrink-ml/shrink/format"
+	"github.com/shrink-ml/shrink/nn"
+)
+
+func TestParseRecipeErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, text, want string
+	}{
+		{"unknown pass", "passes:\n  - prune: {sparsity: 0.5}\n  - prnue: {}\n", "r.yaml:3: unknown pass \"prnue\""},
+		{"unknown option", "passes:\n  - prune:\n      sparsty: 0.5\n", "r.yaml:3: prune: unknown option \"sparsty\""},
+		{"wrong type", "passes:\n  - prune:\n      sparsity: 0.5\n      epochs: many\n", "r.yaml:4: prune.epochs: want a non-negative integer, got \"many\""},
+		{"out of range", "passes:\n  - prune: {sparsity: 1.5}\n", "r.yaml:2: prune.sparsity: want a number in [0, 1]"},
+		{"bad choice", "passes:\n  - prune: {schedule: sometimes}\n", "r.yaml:2: prune.schedule: \"sometimes\": want one of oneshot, gradual, iterative"},
+		{"bad scheme", "passes:\n  - quantize: {scheme: int3}\n", "r.yaml:2: quantize: quantize: unknown scheme \"int3\""},
+		{"bool", "passes:\n  - encode: {compress: maybe}\n", "r.yaml:2: encode.compress: want true or false"},
+		{"missing arch", "passes:\n  - distill: {epochs: 1}\n", "r.yaml:2: distill: option arch is required"},
+		{"no passes", "name: x\n", "r.yaml:1: no passes list"},
+		{"unknown key", "nmae: x\npasses: [prune]\n", "r.yaml:1: unknown key \"nmae\""},
+		{"mapping", "passes:\n  - prune: 3\n", "r.yaml:2: prune: options are a mapping"},
+		{"yaml syntax", "passes: [\n", "r.yaml: yaml: line"},
+		{"layers", "passes:\n  - prune:\n      layers: {fc1: high}\n", "r.yaml:3: prune.layers: layer fc1: want a number in [0, 1)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseRecipe("r.yaml", []byte(tc.text))
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.want)
+		})
+	}
+	r, err := parseRecipe("r.yaml", []byte("name: ok\nval_fraction: 0.2\npasses:\n  - prune: {sparsity: 0.9, layers: {fc1: 0.95}}\n  - quantize:\n      scheme: \"cluster:16\"\n      keep_float: [fc3]\n  - encode\n"))
+	require.NoError(t, err)
+	require.Equal(t, "ok", r.Name)
+	require.Equal(t, 0.2, r.ValFraction)
+	require.Len(t, r.Steps, 3)
+	require.Equal(t, 0.9, r.Steps[0].Args.float("sparsity", 0))
+	require.Equal(t, map[string]float64{"fc1": 0.95}, r.Steps[0].Args.layerF("layers"))
+	require.Equal(t, `{"fc1":0.95}`, r.Steps[0].Options["layers"])
+	require.Equal(t, []string{"fc3"}, r.Steps[1].Args.strs("keep_float"))
+	require.Equal(t, 5, r.Steps[1].Line)
+	require.Equal(t, "encode", r.Steps[2].Pass)
+
+	// Every committed recipe parses.
+	files, _ := filepath.Glob("../../recipes/*.yaml")
+	for _, f := range files {
+		text, err := os.ReadFile(f)
+		require.NoError(t, err)
+		_, err = parseRecipe(f, text)
+		require.NoError(t, err, f)
+	}
+}
+
+func TestCompressRecipe(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.shrink")
+	code, _, errs := shrinkRun(t, "train", "--arch", "mlp:32", "--epochs", "2", "-q", "-o", in)
+	require.Equal(t, 0, code, errs)
+	rec := filepath.Join(dir, "r.yaml")
+	text := "name: t\npasses:\n  - prune: {sparsity: 0.8, epochs: 1}\n  - quantize: {scheme: \"cluster:16\", epochs: 1}\n  - encode: {encoding: auto}\n"
+	require.NoError(t, os.WriteFile(rec, []byte(text), 0o644))
+	out := filepath.Join(dir, "out.shrink")
+	code, stdout, errs := shrinkRun(t, "compress", in, "--recipe", rec, "-o", out, "--json", "-q", "--seed", "5")
+	require.Equal(t, 0, code, errs)
+	var res compressResult
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	require.Len(t, res.Steps, 3)
+	require.Less(t, res.FileBytes, res.BaseBytes/4)
+	require.Equal(t, fileSize(out), res.FileBytes)
+	require.Greater(t, res.Accuracy, 0.5)
+
+	f, err := format.Read(out)
+	require.NoError(t, err)
+	require.Equal(t, res.Accuracy, f.Provenance.Accuracy)
+	require.Equal(t, text, f.Provenance.Options["recipe"])
+	require.EqualValues(t, 5, f.Provenance.Seed)
+	require.Len(t, f.Provenance.Passes, 3)
+	for i, p := range f.Provenance.Passes {
+		require.Equal(t, res.Steps[i].Pass, p.Name)
+		require.Equal(t, res.Steps[i].ValAccuracy, p.Accuracy)
+		require.EqualValues(t, 5, p.Seed)
+	}
+	require.Equal(t, "0.8", f.Provenance.Passes[0].Options["sparsity"])
+	html, err := os.ReadFile(filepath.Join(dir, "out.html"))
+	require.NoError(t, err)
+	require.Contains(t, string(html), "<td>out (out)</td>")
+	require.Contains(t, string(html), "<td>1 prune</td>")
+
+	// A recipe error is a usage error with the line.
+	require.NoError(t, os.WriteFile(rec, []byte("passes:\n  - prune: {sparsity: 2}\n"), 0o644))
+	code, _, errs = shrinkRun(t, "compress", in, "--recipe", rec, "-o", out)
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errs, "r.yaml:2:")
+	code, _, _ = shrinkRun(t, "compress", in, "-o", out)
+	require.Equal(t, exitUsage, code)
+	code, _, _ = shrinkRun(t, "compress", in, "--max-drop", "x%", "-o", out)
+	require.Equal(t, exitUsage, code)
+}
+
+func TestParseDrop(t *testing.T) {
+	v, err := parseDrop("0.1%")
+	require.NoError(t, err)
+	require.InDelta(t, 0.001, v, 1e-15)
+	v, err = parseDrop("0.02")
+	require.NoError(t, err)
+	require.Equal(t, 0.02, v)
+	for _, s := range []string{"", "-1%", "abc", "100%", "NaN"} {
+		_, err := parseDrop(s)
+		require.Error(t, err, s)
+	}
+}
+
+// TestSearch runs the budget search on a small model. The search takes the
+// training Set only; the test Set handed to it would be the only way to
+// read the test split, and there is none: the signature is the assertion,
+// and here the test part is additionally poisoned so that any use of it
+// would break the run's accuracy.
+func TestSearch(t *testing.T) {
+	ds, err := data.Load(data.KindMNISTMini, data.Options{})
+	require.NoError(t, err)
+	ds.Train = ds.Train.Head(3000)
+	for i := range ds.Test.X {
+		ds.Test.X[i] = float32(math.NaN()) // never read
+	}
+	specs, err := nn.ParseArch("mlp:32", nn.Shape(ds.Train.Shape), 10)
+	require.NoError(t, err)
+	m, err := nn.Build(nn.Shape(ds.Train.Shape), specs)
+	require.NoError(t, err)
+	m.Init(1)
+	_, err = nn.Train(context.Background(), m, ds.Train.X, ds.Train.Y, nn.TrainConfig{Epochs: 3, Batch: 64, Optimizer: "adam", Schedule: nn.Schedule{Kind: "cosine", Base: 0.002}, Seed: 1})
+	require.NoError(t, err)
+	before := m.Stats()
+
+	g := &globals{quiet: true, stdout: io.Discard, stderr: io.Discard}
+	o := searchOptions{MaxDrop: 0.01, Objective: "size", ValFraction: 0.2, Epochs: 1, Seed: 1, Taus: []float64{0.005, 0.05, 0.5}}
+	res, f, err := searchBudget(context.Background(), g, m, ds.Train, o)
+	require.NoError(t, err)
+	require.Equal(t, before, m.Stats(), "the input model is not changed")
+	require.NotEmpty(t, res.Candidates)
+	require.NotEmpty(t, res.PruneSens)
+	for _, c := range res.Candidates {
+		require.Greater(t, c.FileBytes, int64(0))
+		require.Equal(t, res.BaseVal-c.ValAccuracy <= o.MaxDrop+1e-12, c.Within)
+	}
+	if res.Best >= 0 {
+		best := res.Candidates[res.Best]
+		require.True(t, best.Within)
+		for _, c := range res.Candidates {
+			if c.Within {
+				require.LessOrEqual(t, best.FileBytes, c.FileBytes)
+			}
+		}
+		size, err := encodedSize(f)
+		require.NoError(t, err)
+		require.Equal(t, best.FileBytes, size)
+	}
+	secs := searchSections(res)
+	require.True(t, secs[0].Frontier)
+	require.Len(t, secs[0].Rows, len(res.Candidates))
+	require.True(t, strings.HasPrefix(secs[0].Rows[0].Name, "c1"))
+}
