@@ -46,8 +46,9 @@ func i8PackRows(buf []uint32, a []uint8, lda, r0, rows, k, kp int) {
 }
 
 // i8RectAVX2 computes rows [r0,r1) and panels [q0,q1) with the assembly
-// kernels: full groups of six rows with the 6×16 tile, leftover rows one at
-// a time; tiles that stick out past n go through a scratch tile.
+// kernels: full groups of six rows with the 6×16 tile, two to five leftover
+// rows with a zero-padded 6×16 tile, a single row with the 1×16 kernel;
+// tiles that stick out past m or n go through a scratch tile.
 func i8RectAVX2(r0, r1, q0, q1 int, a []uint8, lda int, p *PackedI8, corr []int32, acc []int32, ldc int) {
 	k, kp, n := p.k, p.kp, p.n
 	buf := make([]uint32, max(kp/2*i8MR, 1))
@@ -67,6 +68,20 @@ func i8RectAVX2(r0, r1, q0, q1 int, a []uint8, lda int, p *PackedI8, corr []int3
 				copy(acc[(i+r)*ldc+j0:(i+r)*ldc+n], tile[r*i8NR:])
 			}
 		}
+	}
+	if rows := r1 - i; rows >= 2 {
+		// Two to five leftover rows: one padded 6×16 tile per panel is
+		// cheaper than a 1×16 pass per row.
+		i8PackRows(buf, a, lda, i, rows, k, kp)
+		for q := q0; q < q1; q++ {
+			j0 := q * i8NR
+			nc := min(i8NR, n-j0)
+			i8Kernel6x16(kp/2, &buf[0], &p.data[q*kp*i8NR:][0], &corr[j0], &tile[0], i8NR)
+			for r := 0; r < rows; r++ {
+				copy(acc[(i+r)*ldc+j0:(i+r)*ldc+j0+nc], tile[r*i8NR:])
+			}
+		}
+		return
 	}
 	for ; i < r1; i++ {
 		row := a[i*lda : i*lda+k]

@@ -234,6 +234,7 @@ func BenchmarkGEMMInt8(b *testing.B) {
 	b.Run("i8/1024/par", func(b *testing.B) { benchGemmI8(b, 1024, 1024, 1024, runtime.GOMAXPROCS(0)) })
 	b.Run("i8/256x784x300", func(b *testing.B) { benchGemmI8(b, 256, 300, 784, runtime.GOMAXPROCS(0)) })
 	b.Run("i8/1x784x300", func(b *testing.B) { benchGemmI8(b, 1, 300, 784, 1) })
+	b.Run("i8/4x784x300", func(b *testing.B) { benchGemmI8(b, 4, 300, 784, 1) })
 	b.Run(fmt.Sprintf("i8/256/%v", Generic), func(b *testing.B) {
 		prev := SetLevel(Generic)
 		defer SetLevel(prev)
