@@ -677,7 +677,7 @@ func runEncodePass(e *passEnv, a passArgs) error {
 
 // encodingNames are the encodings "auto" tries, when the format package
 // knows them.
-var encodingNames = []string{"float32", "float16", "int8", "int4", "block", "codebook", "sparse", "sparse_bitmask", "bitmask", "sparse_relative", "relative", "csr", "sparse_csr", "q8_0", "q4_0"}
+var encodingNames = []string{"float32", "float16", "int8", "int4", "q8_0", "q4_0", "codebook", "sparse-bitmask", "sparse-relative", "csr", "sparse-nm", "sparse-bitmask-f16", "sparse-relative-f16", "csr-f16", "sparse-nm-f16"}
 
 // chooseEncodings sets f.Encodings: for "auto" the smallest encoding per
 // tensor among those the format package knows (float16 only with lossy);
@@ -689,7 +689,7 @@ func chooseEncodings(f *format.File, name string, lossy bool) error {
 	if name == "auto" {
 		for _, n := range encodingNames {
 			enc, err := format.ParseEncoding(n)
-			if err != nil || slices.Contains(cands, enc) || (enc == format.Float16 && !lossy) {
+			if err != nil || slices.Contains(cands, enc) || ((enc == format.Float16 || strings.HasSuffix(n, "-f16")) && !lossy) {
 				continue
 			}
 			cands = append(cands, enc)

@@ -171,3 +171,37 @@ func TestSearch(t *testing.T) {
 	require.Len(t, secs[0].Rows, len(res.Candidates))
 	require.True(t, strings.HasPrefix(secs[0].Rows[0].Name, "c1"))
 }
+
+func TestDemoStoryShort(t *testing.T) {
+	dir := t.TempDir()
+	ds, err := data.Load(data.KindMNISTMini, data.Options{})
+	require.NoError(t, err)
+	ds.Train, ds.Test = ds.Train.Head(1000), ds.Test.Head(300)
+	g := &globals{quiet: true, seed: 1, stdout: &strings.Builder{}, stderr: io.Discard}
+	o := &demoOptions{out: dir, epochs: 1, short: true}
+	to := &trainOptions{arch: "lenet300", epochs: 1, batch: 64, optimizer: "adam", schedule: "cosine", out: filepath.Join(dir, "lenet300.shrink")}
+	_, err = trainModel(context.Background(), g, to, ds)
+	require.NoError(t, err)
+	st, err := runDemoStory(context.Background(), g, o, ds, to.out)
+	require.NoError(t, err)
+	require.Len(t, st.Rows, 5)
+	require.EqualValues(t, 1, st.Rows[0].Agreement)
+	for i, r := range st.Rows[1:] {
+		require.Greater(t, r.Ratio, 1.0, r.Name)
+		require.Greater(t, r.Accuracy, 0.3, r.Name)
+		f, err := format.Read(st.Models[i+1])
+		require.NoError(t, err)
+		require.NotEmpty(t, f.Provenance.Passes)
+	}
+	out := g.stdout.(*strings.Builder).String()
+	for _, n := range []string{"baseline", "pruned", "int8", "distilled", "compressed"} {
+		require.Contains(t, out, n)
+	}
+	html, err := os.ReadFile(st.HTML)
+	require.NoError(t, err)
+	for _, r := range st.Rows {
+		require.Contains(t, string(html), "<td>"+r.Name+"</td>")
+	}
+	_, err = os.Stat(st.Plot)
+	require.NoError(t, err)
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/shrink-ml/shrink/data"
+	"github.com/shrink-ml/shrink/format"
+	"github.com/shrink-ml/shrink/nn"
+	"github.com/shrink-ml/shrink/report"
+)
+
+// demoStory is what runDemoStory produced.
+type demoStory struct {
+	Rows   []report.Row `json:"rows"`
+	Models []string     `json:"models"` // files, in row order (the baseline first)
+	Plot   string       `json:"plot"`
+	HTML   string       `json:"html"`
+}
+
+// demoRecipes are the demo's four compressions, as recipes; %d is the
+// fine-tuning epochs.
+var demoRecipes = []struct{ name, text string }{
+	{"pruned", "name: pruned\npasses:\n  - prune: {sparsity: 0.9, schedule: gradual, steps: 4, epochs: %d}\n  - encode\n"},
+	{"int8", "name: int8\npasses:\n  - quantize: {scheme: int8, activations: static, bias_correction: true}\n  - encode\n"},
+	{"distilled", "name: distilled\npasses:\n  - distill: {arch: \"mlp:64\", epochs: %d, lr: 0.002}\n  - encode\n"},
+	{"compressed", "name: deep-compression\npasses:\n  - prune: {sparsity: 0.95, layers: {fc3: 0.75}, schedule: iterative, steps: 2, epochs: %d}\n  - quantize: {scheme: \"cluster:16\", epochs: 1, lr: 0.0002}\n  - encode\n"},
+}
+
+// runDemoStory compresses the demo's baseline (the model file at baseline,
+// trained on ds) four ways — pruned, int8, distilled, and a Deep
+// Compression recipe — writes each model into o.out, prints the comparison
+// table on the test split, and writes the plot (compare.svg) and the HTML
+// report (report.html) into o.out. Validation for the passes is carved from
+// ds.Train; the test split is read only for the final comparison. With
+// o.short the passes fine-tune for one epoch and latency is not measured.
+func runDemoStory(ctx context.Context, g *globals, o *demoOptions, ds *data.Data, baseline string) (*demoStory, error) {
+	in, err := loadModel(baseline)
+	if err != nil {
+		return nil, err
+	}
+	epochs := max(1, o.epochs/3)
+	if o.short {
+		epochs = 1
+	}
+	train, val := ds.Train.Split(0.1, g.seed)
+	info, _ := json.Marshal(ds.Info)
+	names := []string{"baseline"}
+	paths := []string{baseline}
+	models := []*nn.Model{in.Model}
+	for i, r := range demoRecipes {
+		text := r.text
+		if i != 1 {
+			text = fmt.Sprintf(r.text, epochs)
+		}
+		rec, err := parseRecipe(r.name+".yaml", []byte(text))
+		if err != nil {
+			return nil, fmt.Errorf("demo recipe %s: %w", r.name, err)
+		}
+		g.logf("shrink demo: %s (%d/%d)\n", r.name, i+1, len(demoRecipes))
+		prov := format.Provenance{Command: commandLine(), Seed: g.seed, Data: ds.Info.Source, DataInfo: info, Tool: "shrink",
+			Created: time.Now().UTC().Format(time.RFC3339), Options: map[string]string{"input": baseline, "recipe": text, "val_fraction": "0.1"},
+			Passes: append([]format.Pass(nil), in.Provenance.Passes...)}
+		f, _, err := runRecipe(ctx, g, rec, in.Model, train, val, prov)
+		if err != nil {
+			return nil, fmt.Errorf("demo %s: %w", r.name, err)
+		}
+		ev, err := nn.Evaluate(f.Model, ds.Test.X, ds.Test.Y)
+		if err != nil {
+			return nil, err
+		}
+		f.Provenance.Accuracy = ev.Accuracy
+		path := filepath.Join(o.out, r.name+".shrink")
+		if err := format.Write(path, f); err != nil {
+			return nil, err
+		}
+		names, paths, models = append(names, r.name), append(paths, path), append(models, f.Model)
+	}
+	bytes := make([]int64, len(paths))
+	for i, p := range paths {
+		bytes[i] = fileSize(p)
+	}
+	runs := 3
+	if o.short {
+		runs = 0
+	}
+	rows, err := compareModels(g, names, models, bytes, ds.Test, runs)
+	if err != nil {
+		return nil, err
+	}
+	st := &demoStory{Rows: rows, Models: paths, Plot: filepath.Join(o.out, "compare.svg"), HTML: filepath.Join(o.out, "report.html")}
+	if err := report.SavePlots(st.Plot, rows, "shrink demo"); err != nil {
+		return nil, err
+	}
+	page := &report.Page{
+		Title: "shrink demo: how small can lenet300 get?",
+		Intro: []string{fmt.Sprintf("A baseline trained on %s (%d training images), compressed four ways; accuracy and agreement on the %d test images, measured once per model. Ratio is the baseline's bytes on disk over each model's.",
+			ds.Info.Source, ds.Train.Len(), ds.Test.Len())},
+		Sections: []report.Section{{Title: "models", Rows: rows, Plot: true}},
+	}
+	for i, r := range demoRecipes {
+		text := r.text
+		if i != 1 {
+			text = fmt.Sprintf(r.text, epochs)
+		}
+		page.Sections = append(page.Sections, report.Section{Title: "recipe: " + r.name + " → " + paths[i+1], Pre: text})
+	}
+	if err := report.SaveHTML(st.HTML, page); err != nil {
+		return nil, err
+	}
+	if !o.json {
+		fmt.Fprintln(g.stdout)
+		if err := report.WriteText(g.stdout, rows); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(g.stdout, "\nmodels, plot and report in %s/ (open %s)\n", o.out, st.HTML)
+	}
+	return st, nil
+}
