@@ -128,6 +128,25 @@ func checkGemmU8I8(m int, a []uint8, lda int, p *PackedI8, acc []int32, ldc int)
 	}
 }
 
+// i8Pool and i8BufPool recycle scratch between GemmU8I8 calls (zero-point
+// corrections; activation rows widened to int16 pairs), which matters for
+// small batches.
+var (
+	i8Pool    = sync.Pool{New: func() any { return new([]int32) }}
+	i8BufPool = sync.Pool{New: func() any { return new([]uint32) }}
+)
+
+// scratch takes a slice with room for n entries from pool; give it back
+// with pool.Put.
+func scratch[T any](pool *sync.Pool, n int) *[]T {
+	sp := pool.Get().(*[]T)
+	if cap(*sp) < n {
+		*sp = make([]T, n)
+	}
+	*sp = (*sp)[:n]
+	return sp
+}
+
 // i8MinParallel is the number of multiply-adds below which GemmU8I8 stays
 // on the calling goroutine.
 const i8MinParallel = 1 << 18
@@ -143,7 +162,9 @@ func gemmU8I8(m int, a []uint8, lda int, za int32, p *PackedI8, acc []int32, ldc
 		}
 		return
 	}
-	corr := make([]int32, p.panels*i8NR)
+	cp := scratch[int32](&i8Pool, p.panels*i8NR)
+	defer i8Pool.Put(cp)
+	corr := (*cp)[:p.panels*i8NR]
 	for j := range corr {
 		corr[j] = -za * p.rowSum[j]
 	}

@@ -51,7 +51,13 @@ func i8PackRows(buf []uint32, a []uint8, lda, r0, rows, k, kp int) {
 // tiles that stick out past m or n go through a scratch tile.
 func i8RectAVX2(r0, r1, q0, q1 int, a []uint8, lda int, p *PackedI8, corr []int32, acc []int32, ldc int) {
 	k, kp, n := p.k, p.kp, p.n
-	buf := make([]uint32, max(kp/2*i8MR, 1))
+	need := kp / 2 // one row
+	if r1-r0 >= 2 {
+		need = kp / 2 * i8MR
+	}
+	sp := scratch[uint32](&i8BufPool, max(need, 1))
+	defer i8BufPool.Put(sp)
+	buf := *sp
 	var tile [i8MR * i8NR]int32
 	i := r0
 	for ; i+i8MR <= r1; i += i8MR {
