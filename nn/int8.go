@@ -59,12 +59,32 @@ func (p *int8Path) Run(n int, x, y []float32, relu bool) {
 		a = dynamicParams(x)
 	}
 	xq := getU8(len(x))
-	kernel.QuantizeU8(x, a.Scale, a.Zero, *xq)
+	quantizeU8(x, a.Scale, a.Zero, *xq)
 	acc := getI32(n * p.out)
 	kernel.GemmU8I8(n, *xq, p.in, a.Zero, p.packed, *acc, p.out)
 	u8Pool.Put(xq)
 	kernel.DequantizeF32(n, p.out, *acc, p.out, a.Scale, p.scales, p.bias, relu, y, p.out)
 	i32Pool.Put(acc)
+}
+
+// quantizeU8 is kernel.QuantizeU8 (the specification, which it matches
+// bit for bit; see TestQuantizeU8MatchesKernel) without float64 rounding:
+// x/scale is clamped to ±512 (where the final clamp saturates anyway) and
+// rounded half to even by adding and subtracting 1.5·2²³ in float32, exact
+// for magnitudes below 2²².
+func quantizeU8(x []float32, scale float32, zero int32, dst []uint8) {
+	const magic = 12582912 // 1.5·2²³
+	z := float32(zero)
+	dst = dst[:len(x)]
+	for i, v := range x {
+		t := v / scale
+		q := z
+		if t == t {
+			t = min(max(t, -512), 512)
+			q = (t + magic) - magic + z
+		}
+		dst[i] = uint8(min(max(q, 0), 255))
+	}
 }
 
 // dynamicParams is ActParams over the finite range of x.
