@@ -32,8 +32,8 @@ sharing, entropy coding) model from it, print the comparison table (accuracy,
 agreement, bytes on disk, ratio, parameters, MACs, latency), and write the
 model files, the plot (compare.svg) and an HTML report (report.html) into
 ./shrink-demo/.`,
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), g, o) },
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd.Context(), g, o) },
 	}
 	f := c.Flags()
 	f.StringVar(&o.out, "out", "shrink-demo", "folder to write the models into")
