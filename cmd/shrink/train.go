@@ -163,6 +163,7 @@ func trainModel(ctx context.Context, g *globals, o *trainOptions, ds *data.Data)
 		var val *data.Set
 		train, val = ds.Train.Split(o.valFraction, g.seed)
 		cfg.ValX, cfg.ValY = val.X, val.Y
+		ds.Train = nil // the split holds copies; let the original go
 	}
 	cfg.OnBatch, cfg.OnEpoch = trainProgress(g, o.arch, o.epochs)
 	start := time.Now()
