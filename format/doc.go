@@ -27,7 +27,7 @@
 //	  "tensors": [{
 //	    "name":        "fc1.weight",        // "<layer name>.<param name>"
 //	    "shape":       [300, 784],          // the parameter's shape
-//	    "encoding":    1,                   // Encoding tag (1 float32, 2 float16)
+//	    "encoding":    1,                   // Encoding tag (see below)
 //	    "compression": "zstd",              // "zstd" or "none"
 //	    "offset":      0,                   // from the start of the data section
 //	    "length":      862311,              // stored bytes
@@ -65,11 +65,19 @@
 // refuses files larger than the caps allow before reading them. All errors
 // wrap ErrCorrupt or ErrVersion.
 //
-// # Reserved encoding tags
+// # Encoding tags
 //
-// Encoding tags are stable: 1 Float32, 2 Float16. Tags 3 to 9 are reserved
-// for int8 with per-channel scales (3), int4 packed two per byte low nibble
-// first (4), block-quantized (5), codebook (6), sparse bitmask (7), sparse
-// relative indices (8) and CSR (9). A version 1 reader rejects any tag it
-// does not know as ErrCorrupt.
+// Encoding tags are stable; each encoding documents its byte layout next to
+// its constant:
+//
+//	1  Float32           2  Float16
+//	3  Int8 (per-channel scales)   4  Int4 (blocks, low nibble first)
+//	5  Q8_0 (ggml)       6  Q4_0 (ggml)      8  Codebook (weight sharing)
+//	10 SparseBitmask     11 SparseBitmask16  (float32 / float16 values)
+//	12 SparseRelative    13 SparseRelative16 (relative indices, filler entries)
+//	14 CSR               15 CSR16
+//	16 SparseNM          17 SparseNM16       (N:M semi-structured)
+//
+// Tags 7 and 9 are unassigned (the tests use them as unknown tags). A
+// version 1 reader rejects any tag it does not know as ErrCorrupt.
 package format
