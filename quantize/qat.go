@@ -88,7 +88,8 @@ type QATResult struct {
 // max (initialised by calibration on calib) and passes gradients straight
 // through inside the range.
 //
-// For a Codebook scheme QAT is centroid fine-tuning instead: the weights
+// QAT clears any quantized form the model's weights already hold (they
+// train as float). For a Codebook scheme QAT is centroid fine-tuning instead: the weights
 // are clustered once (Quantize must have run) and after each step every
 // centroid becomes the mean of its cluster's updated weights.
 func QAT(ctx context.Context, m *nn.Model, train, calib *data.Set, opt Options, cfg nn.TrainConfig) (QATResult, error) {

@@ -14,8 +14,9 @@ import (
 type Options struct {
 	// Scheme quantizes the weights of every dense and convolution layer.
 	Scheme Scheme
-	// Activations is ActNone (weight-only), ActDynamic (range per call)
-	// or ActStatic (calibrated). Dynamic and static need an Int8 scheme:
+	// Activations is ActNone (weight-only), ActDynamic (range per call of
+	// the layer: Model.Infer splits batches of 128 or more across cores, so
+	// per chunk of a batch) or ActStatic (calibrated). Dynamic and static need an Int8 scheme:
 	// they select the integer inference path.
 	Activations nn.ActMode
 	// Observer names the calibration observer for static activations (see
