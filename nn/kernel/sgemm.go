@@ -36,6 +36,10 @@ const parMinFlops = 1 << 20
 // the parallel path.
 var parMin float64 = parMinFlops
 
+// rowKernels enables the m = 1 row kernels (a variable so that benchmarks
+// can compare them with the micro-kernel).
+var rowKernels = true
+
 // Epilogue flags passed to the micro-kernel.
 const (
 	flagBeta = 1 << iota // C = alpha·acc + beta·C (else C = alpha·acc)
@@ -51,6 +55,23 @@ const (
 // the tile at leading dimension ldc; bias (len ≥ nr) is read only with
 // flagBias.
 type microKernel func(k int, a, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags int)
+
+// rowKernel computes one row of C (m = 1) over an nc-column block from a
+// (kc floats) and the packed B panels bp (kc deep):
+//
+//	c[j] = alpha·Σ_p a[p]·bp(p, j) (+ beta·c[j]) (+ bias[j]), ReLU
+//
+// The 6×16 micro-kernel would waste five of its six rows on it.
+type rowKernel func(kc int, a, bp []float32, nc int, c []float32, alpha, beta float32, bias []float32, flags int)
+
+// rowKernelFor returns the level's row kernel, or nil to use the
+// micro-kernel for m = 1 as well.
+func rowKernelFor(l Level) rowKernel {
+	if l == AVX2 && hasAsm && rowKernels {
+		return rowAVX2
+	}
+	return nil
+}
 
 func kernelFor(l Level) microKernel {
 	if l == AVX2 && hasAsm {
@@ -182,6 +203,12 @@ func gemmSerial(g *gemmArgs, kern microKernel) {
 	w := workPool.Get().(*workspace)
 	defer workPool.Put(w)
 	m, n, k := g.m, g.n, g.k
+	if m == 1 {
+		if rk := rowKernelFor(level); rk != nil {
+			gemvSerial(g, rk, w)
+			return
+		}
+	}
 	for jc := 0; jc < n; jc += ncBlock {
 		nc := min(ncBlock, n-jc)
 		ncPad := (nc + nr - 1) / nr * nr
@@ -223,6 +250,74 @@ func gemmSerial(g *gemmArgs, kern microKernel) {
 	}
 }
 
+// gemvSerial is gemmSerial for m = 1 with a row kernel: A's single row is
+// used in place (gathered when transposed), B packed or pre-packed.
+func gemvSerial(g *gemmArgs, rk rowKernel, w *workspace) {
+	n, k := g.n, g.k
+	for jc := 0; jc < n; jc += ncBlock {
+		nc := min(ncBlock, n-jc)
+		ncPad := (nc + nr - 1) / nr * nr
+		for pc := 0; pc < k; pc += kcBlock {
+			kc := min(kcBlock, k-pc)
+			var bp []float32
+			if g.pb != nil {
+				bp = g.pb.block(pc, g.pbCol+jc, kc)
+			} else {
+				w.pb = grow(w.pb, kc*ncPad)
+				packB(w.pb, g.transB, g.b, g.ldb, pc, jc, kc, nc)
+				bp = w.pb
+			}
+			var a []float32
+			if g.transA {
+				w.pa = grow(w.pa, kc)
+				for p := range kc {
+					w.pa[p] = g.a[(pc+p)*g.lda]
+				}
+				a = w.pa
+			} else {
+				a = g.a[pc : pc+kc]
+			}
+			beta, flags := g.beta, 0
+			if pc > 0 {
+				beta = 1
+			}
+			if beta != 0 {
+				flags |= flagBeta
+			}
+			var bias []float32
+			if pc+kc == k {
+				if g.bias != nil {
+					flags |= flagBias
+					bias = g.bias[jc : jc+nc]
+				}
+				if g.relu {
+					flags |= flagRelu
+				}
+			}
+			rk(kc, a, bp, nc, g.c[jc:jc+nc], g.alpha, beta, bias, flags)
+		}
+	}
+}
+
+// epilogueRow writes row[j] = alpha·acc[j] (+ beta·row[j]) (+ bias[j]),
+// ReLU, for j < len(acc), the terms chosen by flags.
+func epilogueRow(row, acc []float32, alpha, beta float32, bias []float32, flags int) {
+	row = row[:len(acc)]
+	for j := range row {
+		v := alpha * acc[j]
+		if flags&flagBeta != 0 {
+			v += beta * row[j]
+		}
+		if flags&flagBias != 0 {
+			v += bias[j]
+		}
+		if flags&flagRelu != 0 && v < 0 {
+			v = 0
+		}
+		row[j] = v
+	}
+}
+
 // macroKernel runs the micro-kernel over an mc×nc block from packed panels.
 // Full tiles are written in place; edge tiles go through w.tile.
 func macroKernel(kern microKernel, w *workspace, mc, nc, kc int, pa, pb, c []float32, ldc int, alpha, beta float32, bias []float32, flags int) {
@@ -243,21 +338,7 @@ func macroKernel(kern microKernel, w *workspace, mc, nc, kc int, pa, pb, c []flo
 			t := w.tile[:]
 			kern(kc, apanel, bpanel, t, nr, 1, 0, nil, 0)
 			for i := 0; i < mm; i++ {
-				row := c[(ir+i)*ldc+jr:][:nn]
-				acc := t[i*nr : i*nr+nn]
-				for j := range row {
-					v := alpha * acc[j]
-					if flags&flagBeta != 0 {
-						v += beta * row[j]
-					}
-					if flags&flagBias != 0 {
-						v += bb[j]
-					}
-					if flags&flagRelu != 0 && v < 0 {
-						v = 0
-					}
-					row[j] = v
-				}
+				epilogueRow(c[(ir+i)*ldc+jr:], t[i*nr:i*nr+nn], alpha, beta, bb, flags)
 			}
 		}
 	}

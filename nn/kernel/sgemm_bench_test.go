@@ -60,3 +60,60 @@ func BenchmarkSgemmCrossover(b *testing.B) {
 		})
 	}
 }
+
+// abRounds times two variants of the same work in alternating rounds on one
+// goroutine and reports each one's best CPU time per call (µs) and their
+// ratio, which a loaded, shared machine distorts far less than separate
+// wall-clock benchmarks.
+func abRounds(b *testing.B, nameA, nameB string, setA, setB func(), call func()) {
+	const rounds = 15
+	// Calls per round: enough for ≥ 20 ms of CPU time, well above the
+	// resolution of the process CPU clock.
+	calls := 1
+	for {
+		c0 := cpuSeconds()
+		for range calls {
+			call()
+		}
+		if cpuSeconds()-c0 >= 0.02 || calls >= 1<<20 {
+			break
+		}
+		calls *= 2
+	}
+	best := [2]float64{1e9, 1e9}
+	for b.Loop() {
+		for r := 0; r < rounds; r++ {
+			for v, set := range []func(){setA, setB} {
+				set()
+				c0 := cpuSeconds()
+				for range calls {
+					call()
+				}
+				best[v] = min(best[v], (cpuSeconds()-c0)/float64(calls)*1e6)
+			}
+		}
+	}
+	b.ReportMetric(best[0], nameA+"-cpu-µs")
+	b.ReportMetric(best[1], nameB+"-cpu-µs")
+	b.ReportMetric(best[1]/best[0], nameB+"/"+nameA)
+}
+
+// BenchmarkSgemmRow compares the m = 1 row kernel with the 6×16
+// micro-kernel on the lenet300 layer shapes (pre-packed weight, bias, ReLU).
+func BenchmarkSgemmRow(b *testing.B) {
+	if Active() != AVX2 {
+		b.Skip("no row kernel at this level")
+	}
+	for _, s := range [][2]int{{784, 300}, {300, 100}, {100, 10}} {
+		k, n := s[0], s[1]
+		b.Run(fmt.Sprintf("1x%dx%d", k, n), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 1))
+			a, w, bias, c := randMat(r, 1, k, k), randMat(r, n, k, k), randMat(r, 1, n, n), make([]float32, n)
+			pb := PackB(true, k, n, w, k)
+			defer func() { rowKernels = true }()
+			abRounds(b, "row", "tile", func() { rowKernels = true }, func() { rowKernels = false }, func() {
+				SgemmBiasActPacked(1, a, k, pb, bias, true, c, n)
+			})
+		})
+	}
+}
