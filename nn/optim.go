@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 	"math"
+
+	"github.com/shrink-ml/shrink/nn/kernel"
 )
 
 // Optimizer updates trainable parameters from their gradients.
@@ -92,14 +94,7 @@ func (o *Adam) Step(params []*Param, lr float64) {
 		}
 		w, grad := p.W, p.Grad
 		parallelFor(len(w), func(lo, hi int) {
-			w, grad, m, v := w[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi]
-			for i := range w {
-				g := grad[i] + wd*w[i]
-				mi := b1*m[i] + (1-b1)*g
-				vi := b2*v[i] + (1-b2)*g*g
-				m[i], v[i] = mi, vi
-				w[i] -= a * mi / (float32(math.Sqrt(float64(vi))) + eps)
-			}
+			kernel.Adam(w[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi], a, b1, b2, eps, wd)
 		})
 		p.ApplyMask()
 	}

@@ -3,6 +3,8 @@
 // implementation that is its specification; faster paths must agree with it.
 package kernel
 
+import "math"
+
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C on row-major float32
 // matrices, where op(X) is X or Xᵀ as transA/transB say.
 //
@@ -81,5 +83,42 @@ func sgemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 				c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
 			}
 		}
+	}
+}
+
+// Adam applies one Adam update in place to the parameters w with gradient
+// grad and moment estimates m and v (all of one length):
+//
+//	g = grad + wd·w;  m = b1·m + (1−b1)·g;  v = b2·v + (1−b2)·g²
+//	w = w − a·m / (√v + eps)
+//
+// where a and eps already carry the bias corrections (a = lr·√(1−b2ᵗ)/(1−b1ᵗ),
+// eps = ε·√(1−b2ᵗ)). Every level computes the same float32 operations in the
+// same order as adamRef, so results are bit-identical across levels. It
+// panics if the slices differ in length.
+func Adam(w, grad, m, v []float32, a, b1, b2, eps, wd float32) {
+	n := len(w)
+	if len(grad) != n || len(m) != n || len(v) != n {
+		panic("kernel: Adam slices differ in length")
+	}
+	done := 0
+	if level == AVX2 && hasAsm {
+		done = adamFast(w, grad, m, v, a, b1, b2, eps, wd)
+	}
+	adamRef(w[done:], grad[done:], m[done:], v[done:], a, b1, b2, eps, wd)
+}
+
+// adamRef is the reference Adam update (see Adam).
+func adamRef(w, grad, m, v []float32, a, b1, b2, eps, wd float32) {
+	grad, m, v = grad[:len(w)], m[:len(w)], v[:len(w)]
+	c1, c2 := 1-b1, 1-b2
+	for i := range w {
+		g := grad[i] + float32(wd*w[i])
+		// The conversions forbid fusing into FMAs (which Go does on some
+		// architectures), keeping every level's rounding identical.
+		mi := float32(b1*m[i]) + float32(c1*g)
+		vi := float32(b2*v[i]) + float32(c2*g*g)
+		m[i], v[i] = mi, vi
+		w[i] -= float32(a*mi) / (float32(math.Sqrt(float64(vi))) + eps)
 	}
 }
