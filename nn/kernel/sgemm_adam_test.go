@@ -56,5 +56,7 @@ func TestAdam(t *testing.T) {
 			}
 		}
 	}
-	require.Panics(t, func() { Adam(make([]float32, 2), make([]float32, 1), make([]float32, 2), make([]float32, 2), 1, 0.9, 0.999, 1e-8, 0) })
+	require.Panics(t, func() {
+		Adam(make([]float32, 2), make([]float32, 1), make([]float32, 2), make([]float32, 2), 1, 0.9, 0.999, 1e-8, 0)
+	})
 }
