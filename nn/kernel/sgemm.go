@@ -73,6 +73,34 @@ func rowKernelFor(l Level) rowKernel {
 	return nil
 }
 
+// directKernel is a microKernel that reads its mr rows of A in place from
+// a row-major A (row i at a[i·lda:]) instead of a packed panel, so that a
+// non-transposed A needs no packing.
+type directKernel func(k int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32, bias []float32, flags int)
+
+// directMaxN is the width (columns of C on this goroutine) below which a
+// non-transposed A is read in place rather than packed. Packing A costs
+// O(mc·kc) per block, amortized over nc/nr B panels: for narrow C it is a
+// visible share, for wide C the packed panel's contiguous reads win.
+// Measured with BenchmarkSgemmDirect (CPU time, alternating rounds, AVX2,
+// 2-core AMD EPYC, two runs): packed/direct time 1.09–1.11 at 128×784×300
+// (x·Wᵀ, 150 columns per worker), 1.00–1.07 at 128×300×784 (392 per
+// worker), 1.09–1.10 at the packed-weight inference shape 128×784×300, but
+// 0.92 at 1024³ (one goroutine, direct A forced).
+const directMaxN = 512
+
+// directKernels enables the direct-A kernels (a variable so that
+// benchmarks can compare them with packing A).
+var directKernels = true
+
+// directKernelFor returns the level's direct-A kernel, or nil to pack A.
+func directKernelFor(l Level) directKernel {
+	if l == AVX2 && hasAsm && directKernels {
+		return directAVX2
+	}
+	return nil
+}
+
 func kernelFor(l Level) microKernel {
 	if l == AVX2 && hasAsm {
 		return kernelAVX2
@@ -203,6 +231,10 @@ func gemmSerial(g *gemmArgs, kern microKernel) {
 	w := workPool.Get().(*workspace)
 	defer workPool.Put(w)
 	m, n, k := g.m, g.n, g.k
+	var dk directKernel
+	if !g.transA && n < directMaxN {
+		dk = directKernelFor(level)
+	}
 	if m == 1 {
 		if rk := rowKernelFor(level); rk != nil {
 			gemvSerial(g, rk, w)
@@ -241,6 +273,10 @@ func gemmSerial(g *gemmArgs, kern microKernel) {
 			}
 			for ic := 0; ic < m; ic += mcBlock {
 				mc := min(mcBlock, m-ic)
+				if dk != nil {
+					macroKernelDirect(dk, kern, w, mc, nc, kc, g.a, g.lda, ic, pc, bp, g.c[ic*g.ldc+jc:], g.ldc, g.alpha, beta, bias, flags)
+					continue
+				}
 				mcPad := (mc + mr - 1) / mr * mr
 				w.pa = grow(w.pa, kc*mcPad)
 				packA(w.pa, g.transA, g.a, g.lda, ic, pc, mc, kc)
@@ -315,6 +351,43 @@ func epilogueRow(row, acc []float32, alpha, beta float32, bias []float32, flags 
 			v = 0
 		}
 		row[j] = v
+	}
+}
+
+// macroKernelDirect is macroKernel with the full row panels of A read in
+// place by dk from op(A) = a (rows ic.., depth pc..); only a last partial
+// row panel is packed, for kern.
+func macroKernelDirect(dk directKernel, kern microKernel, w *workspace, mc, nc, kc int, a []float32, lda, ic, pc int, pb, c []float32, ldc int, alpha, beta float32, bias []float32, flags int) {
+	full := mc / mr * mr
+	if full < mc {
+		w.pa = grow(w.pa, kc*mr)
+		packA(w.pa, false, a, lda, ic+full, pc, mc-full, kc)
+	}
+	for jr := 0; jr < nc; jr += nr {
+		nn := min(nr, nc-jr)
+		bpanel := pb[jr*kc : (jr+nr)*kc]
+		var bb []float32
+		if bias != nil {
+			bb = bias[jr : jr+nn]
+		}
+		t := w.tile[:]
+		for ir := 0; ir < full; ir += mr {
+			ar := a[(ic+ir)*lda+pc:]
+			if nn == nr {
+				dk(kc, ar, lda, bpanel, c[ir*ldc+jr:], ldc, alpha, beta, bb, flags)
+				continue
+			}
+			dk(kc, ar, lda, bpanel, t, nr, 1, 0, nil, 0)
+			for i := 0; i < mr; i++ {
+				epilogueRow(c[(ir+i)*ldc+jr:], t[i*nr:i*nr+nn], alpha, beta, bb, flags)
+			}
+		}
+		if full < mc {
+			kern(kc, w.pa, bpanel, t, nr, 1, 0, nil, 0)
+			for i := 0; i < mc-full; i++ {
+				epilogueRow(c[(full+i)*ldc+jr:], t[i*nr:i*nr+nn], alpha, beta, bb, flags)
+			}
+		}
 	}
 }
 

@@ -117,3 +117,47 @@ func BenchmarkSgemmRow(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSgemmDirect compares reading A in place (direct-A kernel) with
+// packing it, on the square 1024 GEMM (one goroutine) and the lenet300
+// training and inference shapes at batch 128 (all cores).
+func BenchmarkSgemmDirect(b *testing.B) {
+	if Active() != AVX2 {
+		b.Skip("no direct-A kernel at this level")
+	}
+	type shape struct {
+		name            string
+		m, n, k, procs  int
+		transB, packedB bool
+	}
+	for _, s := range []shape{
+		{"1024", 1024, 1024, 1024, 1, false, false},
+		{"fwd128x784x300", 128, 300, 784, 0, true, false},
+		{"dx128x300x784", 128, 784, 300, 0, false, false},
+		{"infer128x784x300", 128, 300, 784, 0, true, true},
+	} {
+		b.Run(s.name, func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 1))
+			a, c := randMat(r, s.m, s.k, s.k), make([]float32, s.m*s.n)
+			var bb []float32
+			ldb := s.n
+			if s.transB {
+				bb, ldb = randMat(r, s.n, s.k, s.k), s.k
+			} else {
+				bb = randMat(r, s.k, s.n, s.n)
+			}
+			pb := PackB(s.transB, s.k, s.n, bb, ldb)
+			if s.procs > 0 {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(s.procs))
+			}
+			defer func() { directKernels = true }()
+			abRounds(b, "direct", "packA", func() { directKernels = true }, func() { directKernels = false }, func() {
+				if s.packedB {
+					SgemmPacked(false, s.m, 1, a, s.k, pb, 0, c, s.n)
+				} else {
+					Sgemm(false, s.transB, s.m, s.n, s.k, 1, a, s.k, bb, ldb, 0, c, s.n)
+				}
+			})
+		})
+	}
+}
