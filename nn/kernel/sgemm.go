@@ -32,6 +32,20 @@ const (
 // threshold is 2·80³ ≈ 2^20 flops.
 const parMinFlops = 1 << 20
 
+// rowParMinBytes is the size of B from which a one-row GEMM (m = 1, run by
+// the row kernels) is split over the columns across GOMAXPROCS goroutines,
+// so that each core streams only its share of B (and keeps it in its own
+// L2 when the share fits).
+//
+// It is off (no size qualifies): measured with BenchmarkSgemmRowPar (best of
+// 25 alternating rounds of wall time, packed B, bias+ReLU) on the shared
+// 2-core AMD EPYC at load 10, split/serial time was 1.18–1.25 at 1×784×300
+// (lenet300 fc1, 13–16 µs serial), 2.3 at 1×300×100, 1.04 at 1×1024×1024
+// and 1.58 at 1×512×256: waking a second goroutine costs more than half of
+// the stream saves when the other core is not idle. Re-measure on an idle
+// machine before lowering it.
+var rowParMinBytes float64 = 1 << 62
+
 // parMin is parMinFlops as a variable, so the crossover benchmark can force
 // the parallel path.
 var parMin float64 = parMinFlops
@@ -152,6 +166,16 @@ func gemm(g *gemmArgs) {
 	kern := kernelFor(level)
 	procs := runtime.GOMAXPROCS(0)
 	flops := 2 * float64(g.m) * float64(g.n) * float64(g.k)
+	if g.m == 1 && procs >= 2 && rowKernelFor(level) != nil {
+		// A row (batch-1 inference) is bound by streaming B, not by
+		// flops: split by the size of B instead.
+		if float64(g.n)*float64(g.k)*4 >= rowParMinBytes {
+			gemmParallel(g, kern, procs)
+		} else {
+			gemmSerial(g, kern)
+		}
+		return
+	}
 	if procs < 2 || flops < parMin {
 		gemmSerial(g, kern)
 		return
@@ -490,9 +514,7 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, j0, kc, nc int) {
 		panel := dst[jp*kc : jp*kc+nr*kc]
 		if !transB {
 			if cols == nr {
-				for p := 0; p < kc; p++ {
-					*(*[nr]float32)(panel[p*nr:]) = [nr]float32(b[(p0+p)*ldb+j0+jp:])
-				}
+				copyPanel16(panel, b[p0*ldb+j0+jp:], ldb, kc)
 				continue
 			}
 			for p := 0; p < kc; p++ {
@@ -506,11 +528,36 @@ func packB(dst []float32, transB bool, b []float32, ldb, p0, j0, kc, nc int) {
 		if cols < nr {
 			clear(panel)
 		}
-		for j := 0; j < cols; j++ {
+		j := 0
+		for ; j+8 <= cols; j += 8 {
+			// Eight columns at a time: eight read streams, 32-byte
+			// contiguous writes per k step.
+			base := (j0+jp+j)*ldb + p0
+			s0 := b[base:][:kc]
+			s1 := b[base+ldb:][:kc]
+			s2 := b[base+2*ldb:][:kc]
+			s3 := b[base+3*ldb:][:kc]
+			s4 := b[base+4*ldb:][:kc]
+			s5 := b[base+5*ldb:][:kc]
+			s6 := b[base+6*ldb:][:kc]
+			s7 := b[base+7*ldb:][:kc]
+			for p := range kc {
+				d := (*[8]float32)(panel[p*nr+j:])
+				d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = s0[p], s1[p], s2[p], s3[p], s4[p], s5[p], s6[p], s7[p]
+			}
+		}
+		for ; j < cols; j++ {
 			src := b[(j0+jp+j)*ldb+p0:][:kc]
 			for p, v := range src {
 				panel[p*nr+j] = v
 			}
 		}
+	}
+}
+
+// copyPanel16Go is copyPanel16 in Go.
+func copyPanel16Go(dst, src []float32, ldb, kc int) {
+	for p := 0; p < kc; p++ {
+		*(*[nr]float32)(dst[p*nr:]) = [nr]float32(src[p*ldb:])
 	}
 }

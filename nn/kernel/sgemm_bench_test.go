@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // benchGemm times C = A·B for A (m, k), B (k, n) at the current level and
@@ -17,11 +18,24 @@ func benchGemm(b *testing.B, m, n, k, procs int) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 	}
 	b.ResetTimer()
+	c0 := cpuSeconds()
 	for b.Loop() {
 		Sgemm(false, false, m, n, k, 1, a, k, bb, n, 0, c, n)
 	}
-	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	flops := 2 * float64(m) * float64(n) * float64(k) * float64(b.N)
+	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	if c := cpuSeconds() - c0; c > 0 {
+		// Per busy core: insensitive to time-slicing on a shared machine.
+		// peak is 2 FMA pipes × 8 lanes × 2 flops × ~3 GHz = 96 GFLOP/s
+		// per core on the 2-core AMD EPYC (Zen 3, AVX2, no AVX-512).
+		b.ReportMetric(flops/c/1e9, "GFLOP/cpu-s")
+		b.ReportMetric(flops/c/1e9/peakGFLOPS, "peak-fraction")
+	}
 }
+
+// peakGFLOPS is one core's float32 FMA peak on the development machine
+// (AMD EPYC, Zen 3: 2 × 256-bit FMA per cycle × 16 flops × ~3 GHz).
+const peakGFLOPS = 96
 
 // BenchmarkGEMM: f32/N is a square GEMM on one goroutine, f32/N/par on all
 // cores, f32/MxKxN model shapes (batch M, K inputs, N outputs) on all cores;
@@ -157,6 +171,61 @@ func BenchmarkSgemmDirect(b *testing.B) {
 				} else {
 					Sgemm(false, s.transB, s.m, s.n, s.k, 1, a, s.k, bb, ldb, 0, c, s.n)
 				}
+			})
+		})
+	}
+}
+
+// abWall is abRounds on wall time: the best round of each variant
+// approximates what an idle machine shows, even on a loaded one.
+func abWall(b *testing.B, nameA, nameB string, setA, setB func(), call func()) {
+	const rounds = 25
+	calls := 1
+	for {
+		t0 := time.Now()
+		for range calls {
+			call()
+		}
+		if time.Since(t0) >= 2*time.Millisecond || calls >= 1<<20 {
+			break
+		}
+		calls *= 2
+	}
+	best := [2]float64{1e9, 1e9}
+	for b.Loop() {
+		for r := 0; r < rounds; r++ {
+			for v, set := range []func(){setA, setB} {
+				set()
+				t0 := time.Now()
+				for range calls {
+					call()
+				}
+				best[v] = min(best[v], time.Since(t0).Seconds()/float64(calls)*1e6)
+			}
+		}
+	}
+	b.ReportMetric(best[0], nameA+"-µs")
+	b.ReportMetric(best[1], nameB+"-µs")
+	b.ReportMetric(best[1]/best[0], nameB+"/"+nameA)
+}
+
+// BenchmarkSgemmRowPar compares one goroutine with a column split across
+// all cores for one-row GEMMs with a pre-packed B (batch-1 dense layers),
+// on best-of-rounds wall time.
+func BenchmarkSgemmRowPar(b *testing.B) {
+	if Active() != AVX2 {
+		b.Skip("no row kernel at this level")
+	}
+	for _, s := range [][2]int{{784, 300}, {300, 100}, {1024, 1024}, {512, 256}} {
+		k, n := s[0], s[1]
+		b.Run(fmt.Sprintf("1x%dx%d", k, n), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 1))
+			a, w, bias, c := randMat(r, 1, k, k), randMat(r, n, k, k), randMat(r, 1, n, n), make([]float32, n)
+			pb := PackB(true, k, n, w, k)
+			saved := rowParMinBytes
+			defer func() { rowParMinBytes = saved }()
+			abWall(b, "serial", "par", func() { rowParMinBytes = 1 << 62 }, func() { rowParMinBytes = 0 }, func() {
+				SgemmBiasActPacked(1, a, k, pb, bias, true, c, n)
 			})
 		})
 	}

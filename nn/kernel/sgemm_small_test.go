@@ -76,3 +76,24 @@ func TestSgemmSmallMPacked(t *testing.T) {
 		}
 	})
 }
+
+// TestSgemmRowSplit forces the column split of one-row GEMMs across
+// goroutines (off by default, see rowParMinBytes) and checks it.
+func TestSgemmRowSplit(t *testing.T) {
+	saved := rowParMinBytes
+	rowParMinBytes = 0
+	defer func() { rowParMinBytes = saved }()
+	forEachLevel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(25, 26))
+		for i, n := range []int{1, 17, 33, 100, 300, 1000} {
+			g := newCase(r, false, true, 1, n, 784, 1, 0, i%3)
+			g.bias, g.relu = randMat(r, 1, n, n), true
+			pb := PackB(true, g.k, n, g.b, g.ldb)
+			g.check(t, func(g *gemmCase) {
+				SgemmBiasActPacked(1, g.a, g.lda, pb, g.bias, g.relu, g.c, g.ldc)
+			})
+			h := newCase(r, i%2 == 1, i%3 == 0, 1, n, 300, -0.5, 2, i%3)
+			h.check(t, callSgemm)
+		}
+	})
+}
