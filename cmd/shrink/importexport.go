@@ -80,6 +80,12 @@ input shape and classes of --data) and the tensors are bound by name
 ("fc1.weight", ...) or, for PyTorch nn.Sequential names ("0.weight", ...),
 by position, in PyTorch layouts (conv OIHW, dense (out, in)).
 
+A QDQ graph (QuantizeLinear/DequantizeLinear, as shrink export writes for
+quantized models) is imported as float32: DequantizeLinear of constant
+weights is folded into the dequantized float weights and quantize/dequantize
+nodes on activations are dropped (a note says so); quantize the model again
+with shrink quantize.
+
 The model is evaluated on the test part of --data (default mnist-mini, when
 its samples fit the model) and the accuracy is recorded with the provenance.`,
 		Args: cobra.ExactArgs(1),
@@ -109,6 +115,9 @@ type importResult struct {
 	NonzeroParams int64   `json:"nonzero_params"`
 	MACs          int64   `json:"macs"`
 	FileBytes     int64   `json:"file_bytes"`
+	// Notes say what the import did not carry over (the quantization of
+	// a QDQ graph).
+	Notes []string `json:"notes,omitempty"`
 }
 
 func runImport(g *globals, o *importOptions) error {
@@ -134,7 +143,7 @@ func runImport(g *globals, o *importOptions) error {
 		if err != nil {
 			return err
 		}
-		res.Opset = info.Opset
+		res.Opset, res.Notes = info.Opset, info.Notes
 		f = format.New(m, importProvenance(o.in, info.Producer, info.Opset))
 	} else {
 		ds, err = loadData(&o.data, g.seed, nil)
@@ -190,6 +199,9 @@ func runImport(g *globals, o *importOptions) error {
 		return writeJSON(g.stdout, res)
 	}
 	printImport(g.stdout, &res)
+	for _, n := range res.Notes {
+		g.logf("note: %s\n", n)
+	}
 	return nil
 }
 
@@ -214,6 +226,7 @@ type exportOptions struct {
 	out   string
 	opset int64
 	f16   bool
+	float bool
 	json  bool
 }
 
@@ -224,9 +237,24 @@ func newExportCmd(g *globals) *cobra.Command {
 		Short: "export a model as ONNX or its weights as safetensors",
 		Long: `Export a model for other runtimes.
 
---to onnx writes a float ONNX graph (opset 13 by default) with input
-"input" of shape (N, C, H, W) for images or (N, D) for vectors and output
-"logits" (N, classes); it passes onnx.checker and runs in ONNX Runtime.
+--to onnx writes an ONNX graph (opset 13 by default) with input "input" of
+shape (N, C, H, W) for images or (N, D) for vectors and output "logits"
+(N, classes); it passes onnx.checker and runs in ONNX Runtime. Float and
+pruned models are written as plain float32 graphs (pruned weights keep their
+zeros). Quantized models are written as QDQ so that ONNX Runtime runs them on
+its int8 kernels:
+  - int8 weights (per-channel or per-tensor; also int4 with per-channel
+    granularity) become INT8 initializers read through DequantizeLinear
+    (per-channel float scales on axis 0, zero point 0);
+  - layers with static activation quantization (quantize --activations
+    static) get a QuantizeLinear/DequantizeLinear pair (uint8, the calibrated
+    scale and zero point) on their input, which reproduces shrink's own
+    activation codes; dynamic activations get DynamicQuantizeLinear;
+  - other schemes (int4 and int4_asym in blocks, q8_0, q4_0, fp16, cluster)
+    have no QDQ form and are exported as their dequantized float32 weights;
+    the output (and --json's "notes") says which layers.
+--float exports every quantized weight as float32 and leaves activation
+quantization out.
 --to safetensors writes the weights in PyTorch layouts and names.
 Without --to the format follows the extension of -o. The file is written
 to a temporary file and renamed, so a failed export leaves nothing behind.`,
@@ -241,6 +269,7 @@ to a temporary file and renamed, so a failed export leaves nothing behind.`,
 	f.StringVarP(&o.out, "output", "o", "", "file to write (required)")
 	f.Int64Var(&o.opset, "opset", onnx.DefaultOpset, "ONNX opset to declare (13 to 17)")
 	f.BoolVar(&o.f16, "f16", false, "safetensors: store F16 instead of F32")
+	f.BoolVar(&o.float, "float", false, "onnx: write quantized weights as dequantized float32, without QDQ")
 	f.BoolVar(&o.json, "json", false, "print the result as one JSON object")
 	return c
 }
@@ -251,6 +280,12 @@ type exportResult struct {
 	Output    string `json:"output"`
 	Format    string `json:"format"`
 	FileBytes int64  `json:"file_bytes"`
+	// ONNX export: layers written as QDQ and quantized weights written as
+	// float32, with notes on what the export does not carry over.
+	QDQWeights     []string `json:"qdq_weights,omitempty"`
+	QDQActivations []string `json:"qdq_activations,omitempty"`
+	FloatWeights   []string `json:"float_weights,omitempty"`
+	Notes          []string `json:"notes,omitempty"`
 }
 
 func runExport(g *globals, o *exportOptions) error {
@@ -271,10 +306,11 @@ func runExport(g *globals, o *exportOptions) error {
 	if err != nil {
 		return err
 	}
+	var rep *onnx.Report
 	switch to {
 	case "onnx":
 		doc, _ := json.Marshal(f.Provenance)
-		err = onnx.WriteFile(o.out, f.Model, onnx.ExportOptions{Opset: o.opset, ProducerVersion: "shrink", DocString: string(doc)})
+		rep, err = onnx.WriteFile(o.out, f.Model, onnx.ExportOptions{Opset: o.opset, ProducerVersion: "shrink", DocString: string(doc), Float: o.float})
 	case "safetensors":
 		err = safetensors.WriteFile(o.out, f.Model, map[string]string{"format": "pt", "tool": "shrink", "source": filepath.Base(o.model)}, o.f16)
 	}
@@ -282,9 +318,32 @@ func runExport(g *globals, o *exportOptions) error {
 		return fmt.Errorf("%s: %w", o.model, err)
 	}
 	res := exportResult{Model: o.model, Output: o.out, Format: to, FileBytes: fileSize(o.out)}
+	if rep != nil {
+		res.QDQWeights, res.QDQActivations, res.FloatWeights, res.Notes = rep.QDQWeights, rep.QDQActivations, rep.FloatWeights, rep.Notes
+	} else if to == "safetensors" && hasQuant(f.Model) {
+		res.Notes = append(res.Notes, "quantized weights are exported as their dequantized values")
+	}
 	if o.json {
 		return writeJSON(g.stdout, res)
 	}
 	g.logf("wrote %s (%s, %d bytes)\n", o.out, to, res.FileBytes)
+	if len(res.QDQWeights) > 0 {
+		g.logf("QDQ: int8 weights in %s; quantized inputs in %d layer(s)\n", strings.Join(res.QDQWeights, ", "), len(res.QDQActivations))
+	}
+	for _, n := range res.Notes {
+		g.logf("note: %s\n", n)
+	}
 	return nil
+}
+
+// hasQuant reports whether any weight of m is held quantized.
+func hasQuant(m *nn.Model) bool {
+	for _, l := range m.Layers {
+		for _, p := range l.Params() {
+			if p.Quant != nil {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -208,8 +208,76 @@ func (im *importer) fold(n *node) (*constant, error) {
 			return nil, err
 		}
 		return wrap(foldArith(n.opType, a, b))
+	case "DequantizeLinear":
+		x, err := need(0)
+		if err != nil {
+			return nil, err
+		}
+		sc, err := need(1)
+		if err != nil {
+			return nil, err
+		}
+		zp, err := cin(2)
+		if err != nil {
+			return nil, err
+		}
+		if n.attrInt("block_size", 0) != 0 {
+			return nil, unsupported("blocked DequantizeLinear (block_size)")
+		}
+		c, err := foldDequantize(x, sc, zp, n.attrInt("axis", 1))
+		if err == nil {
+			im.dequantized++
+		}
+		return wrap(c, err)
 	}
 	return nil, unsupported("%s of constant inputs cannot be folded", n.opType)
+}
+
+// foldDequantize computes DequantizeLinear of constant integer codes x with
+// a scalar or per-axis scale and optional zero point:
+//
+//	y = float32(x − zero) · scale   (scale and zero of x's index along axis)
+func foldDequantize(x, sc, zp *constant, axis int64) (*constant, error) {
+	if x.float {
+		return nil, fmt.Errorf("DequantizeLinear of float values")
+	}
+	if !sc.float {
+		return nil, fmt.Errorf("DequantizeLinear with an integer scale")
+	}
+	if zp != nil && (zp.float || zp.size() != sc.size() || len(zp.dims) != len(sc.dims)) {
+		return nil, fmt.Errorf("DequantizeLinear zero point of shape %v for a scale of shape %v", zp.dims, sc.dims)
+	}
+	out := &constant{dims: append([]int64{}, x.dims...), float: true, f: make([]float32, len(x.i))}
+	if sc.size() == 1 && len(sc.dims) <= 1 {
+		var z int64
+		if zp != nil {
+			z = zp.i[0]
+		}
+		for k, v := range x.i {
+			out.f[k] = float32(v-z) * sc.f[0]
+		}
+		return out, nil
+	}
+	ax, err := normAxis(axis, len(x.dims))
+	if err != nil {
+		return nil, err
+	}
+	if len(sc.dims) != 1 || sc.dims[0] != x.dims[ax] {
+		return nil, fmt.Errorf("DequantizeLinear scale of shape %v for axis %d of %v", sc.dims, axis, x.dims)
+	}
+	inner := int64(1)
+	for _, d := range x.dims[ax+1:] {
+		inner *= d
+	}
+	for k, v := range x.i {
+		c := (int64(k) / inner) % x.dims[ax]
+		var z int64
+		if zp != nil {
+			z = zp.i[c]
+		}
+		out.f[k] = float32(v-z) * sc.f[c]
+	}
+	return out, nil
 }
 
 // squeeze implements Unsqueeze (insert=true) and Squeeze on constants.

@@ -53,6 +53,9 @@ type Info struct {
 	Opset     int64  `json:"opset"`      // default-domain opset version
 	Nodes     int    `json:"nodes"`      // nodes in the graph
 	Folded    int    `json:"folded"`     // nodes folded into constants at import
+	// Notes are remarks on what the import did not carry over (for a QDQ
+	// graph: its quantization).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // ReadFile reads and imports the ONNX model at path. Errors name the file.
@@ -100,6 +103,12 @@ func Import(b []byte) (*nn.Model, Info, error) {
 	im := &importer{opset: opset, values: map[string]*value{}}
 	m, err := im.run(pm.graph)
 	info.Folded = im.folded
+	if im.dequantized > 0 {
+		info.Notes = append(info.Notes, fmt.Sprintf("%d DequantizeLinear node(s) of constant weights folded into float32 weights (the dequantized values)", im.dequantized))
+	}
+	if im.droppedQDQ > 0 {
+		info.Notes = append(info.Notes, fmt.Sprintf("%d QuantizeLinear/DequantizeLinear node(s) on activations dropped: the model is imported as float32 (quantize it again with shrink quantize)", im.droppedQDQ))
+	}
 	if err != nil {
 		return nil, info, err
 	}
@@ -123,6 +132,9 @@ type importer struct {
 	layers []nn.Layer
 	tip    *value // the newest activation: the only one a layer may consume
 	folded int
+	// QDQ graphs: DequantizeLinear of constant weights folded, and
+	// quantize/dequantize nodes on activations dropped.
+	dequantized, droppedQDQ int
 }
 
 // supported lists the operators Import knows.
@@ -133,6 +145,7 @@ var supported = map[string]bool{
 	"Dropout": true, "Identity": true, "Constant": true, "Shape": true, "Gather": true,
 	"Unsqueeze": true, "Squeeze": true, "Concat": true, "Slice": true, "Cast": true,
 	"Pad": true, "Transpose": true, "ConstantOfShape": true,
+	"QuantizeLinear": true, "DequantizeLinear": true, "DynamicQuantizeLinear": true,
 }
 
 func (n *node) where() string {
@@ -443,7 +456,7 @@ func (im *importer) node(n *node) error {
 		return err
 	}
 	for k := 1; k < len(n.outputs); k++ {
-		if n.outputs[k] != "" && n.opType != "Dropout" {
+		if n.outputs[k] != "" && n.opType != "Dropout" && n.opType != "DynamicQuantizeLinear" {
 			return unsupported("output %d (%q) is not supported", k, n.outputs[k])
 		}
 	}
@@ -461,6 +474,13 @@ func (im *importer) layer(n *node, x *value) (*value, error) {
 	cur := shrinkShape(x.dims)
 	switch n.opType {
 	case "Identity":
+		return x, nil
+	case "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear":
+		// Activation quantization of a QDQ graph: imported as float32.
+		if im.in(n, 0) != x {
+			return nil, unsupported("%s needs the activation as its first input", n.opType)
+		}
+		im.droppedQDQ++
 		return x, nil
 	case "Dropout":
 		if len(n.inputs) > 2 {
