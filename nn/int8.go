@@ -16,7 +16,14 @@ import (
 //	acc = Σ_t (xq[i,t] − zA) · Wq[j,t]              int32 (kernel.GemmU8I8)
 //	y   = float32(float32(acc) · float32(sA·sW[j])) + b[j], then ReLU if fused
 //
-// (kernel.DequantizeF32). In dynamic mode (sA, zA) come from ActParams over
+// (kernel.DequantizeF32, fused into the GEMM). The codes span 0..255, but
+// static calibration (quantize.ActParams7) maps the calibrated range onto
+// 0..127 only: q = clamp(RoundHalfToEven(x/sA) + zA, 0, 255) with
+// sA = (hi' − lo')/127 and 0 ≤ zA ≤ 127, so codes above 127 appear only for
+// inputs beyond the calibrated maximum (they keep up to twice the range
+// instead of clipping). The AVX2 kernel multiplies 7-bit codes with
+// VPMADDUBSW without saturation, and runs blocks of rows holding a larger
+// code in two exact passes, so every code gives the bit-exact result. In dynamic mode (sA, zA) come from ActParams over
 // the range of each call's input. The weights are packed once, at Build.
 type int8Path struct {
 	packed  *kernel.PackedI8
@@ -26,10 +33,7 @@ type int8Path struct {
 	act     ActQuant
 }
 
-var (
-	u8Pool  sync.Pool
-	i32Pool sync.Pool
-)
+var u8Pool sync.Pool
 
 func getU8(n int) *[]uint8 {
 	if p, ok := u8Pool.Get().(*[]uint8); ok && cap(*p) >= n {
@@ -40,18 +44,13 @@ func getU8(n int) *[]uint8 {
 	return &b
 }
 
-func getI32(n int) *[]int32 {
-	if p, ok := i32Pool.Get().(*[]int32); ok && cap(*p) >= n {
-		*p = (*p)[:n]
-		return p
-	}
-	b := make([]int32, n)
-	return &b
-}
-
 // Run implements Accel.
 //
 //	x: (n, in) → y: (n, out)
+//
+// The GEMM and the epilogue are fused (kernel.GemmU8I8F32); the kernel is
+// fastest when every code is ≤ 127, which is what the activation
+// calibration arranges (see quantize.ActParams7).
 func (p *int8Path) Run(n int, x, y []float32, relu bool) {
 	x = x[:n*p.in]
 	a := p.act
@@ -60,34 +59,39 @@ func (p *int8Path) Run(n int, x, y []float32, relu bool) {
 	}
 	xq := getU8(len(x))
 	quantizeU8(x, a.Scale, a.Zero, *xq)
-	acc := getI32(n * p.out)
-	kernel.GemmU8I8(n, *xq, p.in, a.Zero, p.packed, *acc, p.out)
+	kernel.GemmU8I8F32(n, *xq, p.in, a.Zero, p.packed, a.Scale, p.scales, p.bias, relu, y, p.out)
 	u8Pool.Put(xq)
-	kernel.DequantizeF32(n, p.out, *acc, p.out, a.Scale, p.scales, p.bias, relu, y, p.out)
-	i32Pool.Put(acc)
 }
 
-// quantizeU8 is kernel.QuantizeU8 (the specification, which it matches
-// bit for bit; see TestQuantizeU8MatchesKernel) without float64 rounding:
-// x/scale is clamped to ±512 (where the final clamp saturates anyway) and
-// rounded half to even by adding and subtracting 1.5·2²³ in float32, exact
-// for magnitudes below 2²².
+// quantizeU8 is kernel.QuantizeU8 (the specification, vectorised there).
 func quantizeU8(x []float32, scale float32, zero int32, dst []uint8) {
-	const magic = 12582912 // 1.5·2²³
-	z := float32(zero)
-	dst = dst[:len(x)]
-	for i, v := range x {
-		t := v / scale
-		q := z
-		if t == t {
-			t = min(max(t, -512), 512)
-			q = (t + magic) - magic + z
-		}
-		dst[i] = uint8(min(max(q, 0), 255))
-	}
+	kernel.QuantizeU8(x, scale, zero, dst)
 }
 
-// dynamicParams is ActParams over the finite range of x.
+// ActParams7 returns the activation parameters that map [lo, hi], widened
+// to include 0, onto the codes 0..127 (ActParams maps it onto 0..255):
+//
+//	lo' = min(lo, 0), hi' = max(hi, 0)
+//	Scale = (hi' − lo') / 127,  Zero = clamp(round(−lo' / Scale), 0, 127)
+//
+// The quantizer is still ActQuant's, q = clamp(RoundHalfToEven(x/Scale) +
+// Zero, 0, 255): values inside the calibrated range get codes 0..127, the
+// 7-bit range the AVX2 int8 kernel multiplies in one VPMADDUBSW pass
+// without saturation (|a1·w1 + a2·w2| ≤ 2·127·128 = 32512), while values up
+// to about twice the range above it keep codes 128..255 instead of being
+// clipped (exact too, through a slower two-pass split). When lo' == hi' or
+// the range is not finite, Scale = 1 and Zero = 0. Mode is ActStatic.
+func ActParams7(lo, hi float32) ActQuant {
+	l, h := math.Min(float64(lo), 0), math.Max(float64(hi), 0)
+	s := float32((h - l) / 127)
+	if !(s > 0) || math.IsInf(float64(s), 0) || math.IsNaN(l) || math.IsNaN(h) {
+		return ActQuant{Mode: ActStatic, Scale: 1, Zero: 0}
+	}
+	z := math.RoundToEven(-l / float64(s))
+	return ActQuant{Mode: ActStatic, Scale: s, Zero: int32(min(max(z, 0), 127))}
+}
+
+// dynamicParams is ActParams7 over the finite range of x.
 func dynamicParams(x []float32) ActQuant {
 	var lo, hi float32
 	for _, v := range x {
@@ -98,7 +102,7 @@ func dynamicParams(x []float32) ActQuant {
 			hi = v
 		}
 	}
-	return ActParams(lo, hi)
+	return ActParams7(lo, hi)
 }
 
 // Name implements Accel.
@@ -110,7 +114,7 @@ func (p *int8Path) Name() string {
 }
 
 // DynamicParams returns the activation parameters the dynamic integer path
-// uses for an input x: ActParams over the finite range of x.
+// uses for an input x: ActParams7 over the finite range of x.
 func DynamicParams(x []float32) ActQuant { return dynamicParams(x) }
 
 // buildInt8 returns the integer path of l, or nil when its weight is not

@@ -12,9 +12,9 @@ import (
 )
 
 // Observer watches activation batches during calibration and proposes the
-// range [lo, hi] to quantize them to; nn.ActParams turns the range into a
-// uint8 scale and zero point (widened to include 0; lo == hi == 0 gives
-// scale 1, zero 0).
+// range [lo, hi] to quantize them to; nn.ActParams7 turns the range into a
+// scale and zero point mapping it onto the codes 0..127 (widened to include
+// 0; lo == hi == 0 gives scale 1, zero 0).
 type Observer interface {
 	// Observe records one batch of values.
 	Observe(x []float32)
@@ -194,7 +194,7 @@ func (o *MSE) Range() (lo, hi float32) {
 	best, bestErr := 1.0, math.Inf(1)
 	for a := 100; a >= 20; a-- {
 		alpha := float64(a) / 100
-		p := nn.ActParams(float32(alpha*l), float32(alpha*h))
+		p := nn.ActParams7(float32(alpha*l), float32(alpha*h))
 		var e float64
 		for i, c := range hist {
 			if c == 0 {

@@ -127,7 +127,7 @@ func QAT(ctx context.Context, m *nn.Model, train, calib *data.Set, opt Options, 
 			return QATResult{}, err
 		}
 		for _, t := range quant {
-			acts[t.layer.Name()] = nn.ActParams(st[t.index].obs.Range())
+			acts[t.layer.Name()] = nn.ActParams7(st[t.index].obs.Range())
 		}
 	}
 	wm, fqs, err := withFakeQuant(m, acts)
@@ -164,7 +164,7 @@ func QAT(ctx context.Context, m *nn.Model, train, calib *data.Set, opt Options, 
 	hist, err := nn.Train(ctx, wm, train.X, train.Y, cfg)
 	res := QATResult{Epochs: hist, Act: map[string]nn.ActQuant{}}
 	for n, f := range fqs {
-		res.Act[n] = nn.ActParams(f.Range())
+		res.Act[n] = nn.ActParams7(f.Range())
 	}
 	if err != nil {
 		return res, fmt.Errorf("quantize: QAT: %w", err)
@@ -172,9 +172,10 @@ func QAT(ctx context.Context, m *nn.Model, train, calib *data.Set, opt Options, 
 	return res, nil
 }
 
-// rangeOf returns the real range [lo, hi] an ActQuant covers.
+// rangeOf returns the calibrated range [lo, hi] of an ActQuant made by
+// nn.ActParams7 (the codes 0..127).
 func rangeOf(a nn.ActQuant) (lo, hi float32) {
-	return float32(-a.Zero) * a.Scale, float32(255-a.Zero) * a.Scale
+	return float32(-a.Zero) * a.Scale, float32(127-a.Zero) * a.Scale
 }
 
 // FineTuneCodebook trains m's codebook-quantized layers by their centroids

@@ -267,7 +267,7 @@ func Quantize(m *nn.Model, calib *data.Set, opt Options) (Report, error) {
 		case opt.Act != nil && opt.Act[l.Name()].Mode != nn.ActNone:
 			q.Act = opt.Act[l.Name()]
 		case opt.Activations == nn.ActStatic:
-			q.Act = nn.ActParams(stats[t.index].obs.Range())
+			q.Act = nn.ActParams7(stats[t.index].obs.Range())
 		case opt.Activations == nn.ActDynamic:
 			q.Act = nn.ActQuant{Mode: nn.ActDynamic}
 		}

@@ -8,20 +8,19 @@ import (
 
 // int8 GEMM for quantized dense layers.
 //
-// Exactness scheme. The AVX2 path does not use VPMADDUBSW, whose int16
-// intermediate saturates for u8·s8 pairs (255·(−128)·2 = −65280). Instead
-// both operands are widened to int16 (activations zero-extended when A is
-// packed, weights sign-extended with VPMOVSXBW as they are loaded) and
-// multiplied with VPMADDWD, which adds two int16·int16 products into an
-// int32 lane. Such a pair sum is at most 2·255·128 = 65280 in magnitude, so
-// no step saturates, and all further accumulation is in int32 with
-// two's-complement wraparound, exactly like the Go reference. The result is
-// therefore bit-exact for every input, including all-extreme ones (and even
-// when k is so large that the int32 result wraps, since both paths compute
-// the same value modulo 2³²). On CPUs without VNNI, VPMADDWD costs the same
-// number of multiply-port slots per multiply-add as VPMADDUBSW followed by
-// VPMADDWD with ones, so exactness costs no arithmetic throughput; the
-// weights stay int8 in memory.
+// Exactness scheme. The AVX2 kernels use VPMADDUBSW, which multiplies
+// uint8 activations with int8 weights and adds adjacent products into a
+// saturating int16, then VPMADDWD with int16 ones to add those pairs into
+// int32. VPMADDUBSW is exact as long as every activation byte is at most
+// 127: |a1·w1 + a2·w2| ≤ 2·127·128 = 32512 < 32767. Static activation
+// calibration (quantize.Quantize) maps the calibrated range onto 0..127 for
+// this reason, so rows of activations normally take this path straight from
+// the caller's memory. Any uint8 input stays exact: a block of rows that
+// holds a byte ≥ 128 is split as a = (a & 127) + 128·(a >> 7) and run twice
+// (both parts are 7-bit), and the two int32 results combined. All further
+// accumulation is int32 with two's-complement wraparound, exactly like the
+// Go reference, so every level gives the bit-identical result for every
+// input (even when k is so large that the int32 result wraps).
 
 const (
 	i8NR = 16 // output channels per packed panel (two 8-lane int32 vectors)
@@ -35,8 +34,10 @@ const (
 //
 // Layout: the n channels are cut into panels of 16 (the last one padded with
 // zero channels) and k is padded with zeros to a multiple of 4. Inside a
-// panel, for each pair of k indices (2t, 2t+1), the 16 channels' two weights
-// are stored adjacent: data[panel·kp·16 + t·32 + 2c + e] = W[16·panel+c, 2t+e].
+// panel, for each quad t of k indices (4t..4t+3), the weights of channels
+// 0-7 come first, four bytes per channel, then those of channels 8-15:
+// data[panel·kp·16 + t·64 + 4c + e] = W[16·panel+c, 4t+e] (c < 16, e < 4),
+// so one 32-byte load holds one quad of 8 channels.
 // A PackedI8 is immutable after PackI8 and safe for concurrent use.
 type PackedI8 struct {
 	n, k   int
@@ -73,11 +74,11 @@ func PackI8(w []int8, n, k int) *PackedI8 {
 		rowSum: make([]int32, panels*i8NR)}
 	for j := 0; j < n; j++ {
 		q, c := j/i8NR, j%i8NR
-		base := q * kp * i8NR
+		base := q*kp*i8NR + 4*c
 		row := w[j*k : j*k+k]
 		var s int32
 		for e, v := range row {
-			p.data[base+(e>>1)*2*i8NR+2*c+(e&1)] = v
+			p.data[base+(e>>2)*4*i8NR+(e&3)] = v
 			s += int32(v)
 		}
 		p.rowSum[j] = s
@@ -95,15 +96,28 @@ func PackI8(w []int8, n, k int) *PackedI8 {
 // point za, and the int8 weights W packed by PackI8 (rowSum = p.RowSums()).
 // All arithmetic is int32 with two's-complement wraparound, so every kernel
 // level gives the bit-identical result (no saturation anywhere; see the
-// exactness note at the top of this file). acc, shape (m, N) with leading
-// dimension ldc, is overwritten; the padding between its rows is not
-// touched. Large problems are split over GOMAXPROCS goroutines. It panics
-// if a slice is too short for its shape.
+// exactness note at the top of this file). Activations ≤ 127 are the fast
+// case. acc, shape (m, N) with leading dimension ldc, is overwritten; the
+// padding between its rows is not touched. Large problems are split over
+// GOMAXPROCS goroutines. It panics if a slice is too short for its shape.
 func GemmU8I8(m int, a []uint8, lda int, za int32, p *PackedI8, acc []int32, ldc int) {
 	gemmU8I8(m, a, lda, za, p, acc, ldc, runtime.GOMAXPROCS(0))
 }
 
-func checkGemmU8I8(m int, a []uint8, lda int, p *PackedI8, acc []int32, ldc int) {
+// GemmU8I8F32 is GemmU8I8 followed by DequantizeF32, fused (the int32
+// accumulators never reach memory):
+//
+//	out[i, j] = float32(float32(acc[i, j]) · float32(scaleA·scaleW[j])) + bias[j]
+//	if relu:    out[i, j] = max(out[i, j], 0)
+//
+// with acc[i, j] as computed by GemmU8I8; the result is bit-identical to
+// calling the two. scaleW has n entries or 1; bias is nil or has n entries.
+// out has leading dimension ldo ≥ n.
+func GemmU8I8F32(m int, a []uint8, lda int, za int32, p *PackedI8, scaleA float32, scaleW, bias []float32, relu bool, out []float32, ldo int) {
+	gemmU8I8F32(m, a, lda, za, p, scaleA, scaleW, bias, relu, out, ldo, runtime.GOMAXPROCS(0))
+}
+
+func checkGemmU8I8(m int, a []uint8, lda int, p *PackedI8, acc int, ldc int) {
 	if m < 0 {
 		panic("kernel: negative dimension")
 	}
@@ -122,37 +136,60 @@ func checkGemmU8I8(m int, a []uint8, lda int, p *PackedI8, acc []int32, ldc int)
 		if ldc < p.n {
 			panic("kernel: leading dimension of acc too small")
 		}
-		if len(acc) < (m-1)*ldc+p.n {
+		if acc < (m-1)*ldc+p.n {
 			panic("kernel: acc too short")
 		}
 	}
 }
 
-// i8Pool and i8BufPool recycle scratch between GemmU8I8 calls (zero-point
-// corrections; activation rows widened to int16 pairs), which matters for
-// small batches.
-var (
-	i8Pool    = sync.Pool{New: func() any { return new([]int32) }}
-	i8BufPool = sync.Pool{New: func() any { return new([]uint32) }}
-)
+// i8Out says where and how a GEMM writes its results: int32 accumulators
+// (acc, ldc) or, when out is not nil, the dequantized float32 values (out,
+// ldo) with the padded per-channel vectors scale and bias. corr holds the
+// zero-point correction −za·rowSum[j], padded to whole panels.
+type i8Out struct {
+	acc   []int32
+	ldc   int
+	out   []float32
+	ldo   int
+	corr  []int32
+	scale []float32
+	bias  []float32
+	relu  bool
+}
 
-// scratch takes a slice with room for n entries from pool; give it back
-// with pool.Put.
-func scratch[T any](pool *sync.Pool, n int) *[]T {
-	sp := pool.Get().(*[]T)
-	if cap(*sp) < n {
-		*sp = make([]T, n)
+// i8Scratch is the per-call scratch of a GEMM, recycled through i8Pool.
+type i8Scratch struct {
+	o     i8Out
+	corr  []int32
+	scale []float32
+	bias  []float32
+}
+
+var i8Pool = sync.Pool{New: func() any { return new(i8Scratch) }}
+
+// i8Grow returns s resliced to n entries, reallocated if too small.
+func i8Grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
 	}
-	*sp = (*sp)[:n]
-	return sp
+	return s[:n]
 }
 
 // i8MinParallel is the number of multiply-adds below which GemmU8I8 stays
 // on the calling goroutine.
-const i8MinParallel = 1 << 18
+const i8MinParallel = 1 << 19
+
+// i8Setup fills the zero-point correction of s for za and p.
+func (s *i8Scratch) setup(za int32, p *PackedI8) {
+	s.corr = i8Grow(s.corr, p.panels*i8NR)
+	for j, r := range p.rowSum {
+		s.corr[j] = -za * r
+	}
+	s.o = i8Out{corr: s.corr}
+}
 
 func gemmU8I8(m int, a []uint8, lda int, za int32, p *PackedI8, acc []int32, ldc int, procs int) {
-	checkGemmU8I8(m, a, lda, p, acc, ldc)
+	checkGemmU8I8(m, a, lda, p, len(acc), ldc)
 	if m == 0 || p.n == 0 {
 		return
 	}
@@ -162,15 +199,52 @@ func gemmU8I8(m int, a []uint8, lda int, za int32, p *PackedI8, acc []int32, ldc
 		}
 		return
 	}
-	cp := scratch[int32](&i8Pool, p.panels*i8NR)
-	defer i8Pool.Put(cp)
-	corr := (*cp)[:p.panels*i8NR]
-	for j := range corr {
-		corr[j] = -za * p.rowSum[j]
+	s := i8Pool.Get().(*i8Scratch)
+	defer i8Pool.Put(s)
+	s.setup(za, p)
+	s.o.acc, s.o.ldc = acc, ldc
+	i8Run(m, a, lda, p, &s.o, procs)
+}
+
+func gemmU8I8F32(m int, a []uint8, lda int, za int32, p *PackedI8, scaleA float32, scaleW, bias []float32, relu bool, out []float32, ldo int, procs int) {
+	checkGemmU8I8(m, a, lda, p, len(out), ldo)
+	if m == 0 || p.n == 0 {
+		return
 	}
+	sw := perChannel(scaleW, p.n, "scaleW")
+	if bias != nil && len(bias) < p.n {
+		panic("kernel: bias must have n entries")
+	}
+	s := i8Pool.Get().(*i8Scratch)
+	defer i8Pool.Put(s)
+	s.setup(za, p)
+	np := p.panels * i8NR
+	s.scale, s.bias = i8Grow(s.scale, np), i8Grow(s.bias, np)
+	clear(s.scale[p.n:])
+	clear(s.bias)
+	for j := range p.n {
+		s.scale[j] = scaleA * sw(j)
+	}
+	if bias != nil {
+		copy(s.bias, bias[:p.n])
+	}
+	s.o.out, s.o.ldo, s.o.scale, s.o.bias, s.o.relu = out, ldo, s.scale, s.bias, relu
+	if p.k == 0 {
+		// Every accumulator is zero.
+		for i := 0; i < m; i++ {
+			i8EpilogueGeneric(out[i*ldo:i*ldo+p.n], make([]int32, p.n), &s.o, 0)
+		}
+		return
+	}
+	i8Run(m, a, lda, p, &s.o, procs)
+}
+
+// i8Run computes all m rows and panels of p into o, on procs goroutines
+// for large problems.
+func i8Run(m int, a []uint8, lda int, p *PackedI8, o *i8Out, procs int) {
 	work := m * p.n * p.k
 	if procs <= 1 || work < i8MinParallel {
-		i8Rect(0, m, 0, p.panels, a, lda, p, corr, acc, ldc)
+		i8Rect(0, m, 0, p.panels, a, lda, p, o)
 		return
 	}
 	var wg sync.WaitGroup
@@ -180,14 +254,14 @@ func gemmU8I8(m int, a []uint8, lda int, za int32, p *PackedI8, acc []int32, ldc
 		per := (rowBlocks + procs - 1) / procs
 		for r0 := 0; r0 < m; r0 += per * i8MR {
 			r1 := min(m, r0+per*i8MR)
-			wg.Go(func() { i8Rect(r0, r1, 0, p.panels, a, lda, p, corr, acc, ldc) })
+			wg.Go(func() { i8Rect(r0, r1, 0, p.panels, a, lda, p, o) })
 		}
 	} else {
 		// Few rows (e.g. batch 1): split the output channels.
 		per := (p.panels + procs - 1) / procs
 		for q0 := 0; q0 < p.panels; q0 += per {
 			q1 := min(p.panels, q0+per)
-			wg.Go(func() { i8Rect(0, m, q0, q1, a, lda, p, corr, acc, ldc) })
+			wg.Go(func() { i8Rect(0, m, q0, q1, a, lda, p, o) })
 		}
 	}
 	wg.Wait()
@@ -195,51 +269,61 @@ func gemmU8I8(m int, a []uint8, lda int, za int32, p *PackedI8, acc []int32, ldc
 
 // i8Rect computes rows [r0,r1) and panels [q0,q1) of the product at the
 // active level.
-func i8Rect(r0, r1, q0, q1 int, a []uint8, lda int, p *PackedI8, corr []int32, acc []int32, ldc int) {
+func i8Rect(r0, r1, q0, q1 int, a []uint8, lda int, p *PackedI8, o *i8Out) {
 	if level == AVX2 && hasAsm {
-		i8RectAVX2(r0, r1, q0, q1, a, lda, p, corr, acc, ldc)
+		i8RectAVX2(r0, r1, q0, q1, a, lda, p, o)
 		return
 	}
-	i8RectGeneric(r0, r1, q0, q1, a, lda, p, corr, acc, ldc)
+	i8RectGeneric(r0, r1, q0, q1, a, lda, p, o)
 }
 
 // i8RectGeneric is the portable path: it reads the packed panels directly,
 // one activation row at a time.
-func i8RectGeneric(r0, r1, q0, q1 int, a []uint8, lda int, p *PackedI8, corr []int32, acc []int32, ldc int) {
+func i8RectGeneric(r0, r1, q0, q1 int, a []uint8, lda int, p *PackedI8, o *i8Out) {
 	k := p.k
+	var s [i8NR]int32
 	for i := r0; i < r1; i++ {
 		arow := a[i*lda : i*lda+k]
 		for q := q0; q < q1; q++ {
-			var s [i8NR]int32
+			s = [i8NR]int32{}
 			pw := p.data[q*p.kp*i8NR : (q+1)*p.kp*i8NR]
-			t := 0
-			for ; 2*t+1 < k; t++ {
-				a0, a1 := int32(arow[2*t]), int32(arow[2*t+1])
-				ws := (*[2 * i8NR]int8)(pw[t*2*i8NR:])
+			for t, v := range arow {
+				av := int32(v)
+				ws := pw[(t>>2)*4*i8NR+(t&3):]
 				for c := range s {
-					s[c] += a0*int32(ws[2*c]) + a1*int32(ws[2*c+1])
+					s[c] += av * int32(ws[4*c])
 				}
 			}
-			if 2*t < k {
-				a0 := int32(arow[2*t])
-				ws := (*[2 * i8NR]int8)(pw[t*2*i8NR:])
-				for c := range s {
-					s[c] += a0 * int32(ws[2*c])
-				}
+			for c := range s {
+				s[c] += o.corr[q*i8NR+c]
 			}
-			i8StoreGeneric(acc[i*ldc:], s[:], corr, q, p.n)
+			o.store(i, q, s[:], p.n)
 		}
 	}
 }
 
-// i8StoreGeneric writes the valid channels of panel q's sums s, plus the
-// zero-point correction, to the accumulator row accRow.
-func i8StoreGeneric(accRow []int32, s []int32, corr []int32, q, n int) {
+// store writes the valid channels of panel q's accumulators s (zero-point
+// correction included) for row i.
+func (o *i8Out) store(i, q int, s []int32, n int) {
 	j0 := q * i8NR
 	nc := min(i8NR, n-j0)
-	out := accRow[j0 : j0+nc]
+	if o.out == nil {
+		copy(o.acc[i*o.ldc+j0:i*o.ldc+j0+nc], s)
+		return
+	}
+	i8EpilogueGeneric(o.out[i*o.ldo+j0:i*o.ldo+j0+nc], s, o, j0)
+}
+
+// i8EpilogueGeneric is DequantizeF32's formula for one row piece starting
+// at channel j0.
+func i8EpilogueGeneric(out []float32, s []int32, o *i8Out, j0 int) {
+	sc, b := o.scale[j0:j0+len(out)], o.bias[j0:j0+len(out)]
 	for c := range out {
-		out[c] = s[c] + corr[j0+c]
+		x := float32(float32(s[c])*sc[c]) + b[c]
+		if o.relu && !(x > 0) {
+			x = 0
+		}
+		out[c] = x
 	}
 }
 
@@ -387,6 +471,17 @@ func QuantizeU8(x []float32, scale float32, zero int32, dst []uint8) {
 	if !(scale > 0) {
 		panic("kernel: QuantizeU8 scale must be positive")
 	}
+	i0 := 0
+	if zero > -(1<<20) && zero < 1<<20 {
+		// The assembly adds zero in float32, exact for such zero points
+		// (and any rounding there happens far outside [0, 255]).
+		i0 = quantizeU8Fast(x, scale, zero, dst)
+	}
+	quantizeU8Ref(x[i0:], scale, zero, dst[i0:])
+}
+
+// quantizeU8Ref is QuantizeU8's formula, one value at a time.
+func quantizeU8Ref(x []float32, scale float32, zero int32, dst []uint8) {
 	z := float64(zero)
 	for i, v := range x {
 		q := z

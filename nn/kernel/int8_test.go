@@ -50,11 +50,26 @@ func randI8(r *rand.Rand, n int) []int8 {
 // in k, plus larger sizes up to 70.
 var i8Dims = []int{1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 15, 16, 17, 23, 31, 32, 33, 47, 48, 49, 64, 70}
 
+// randU7 returns n random activations in 1..127 (the fast 7-bit range).
+func randU7(r *rand.Rand, n int) []uint8 {
+	s := make([]uint8, n)
+	for i := range s {
+		s[i] = uint8(1 + r.IntN(127))
+	}
+	return s
+}
+
 func checkGemmU8I8Case(t *testing.T, r *rand.Rand, m, n, k int, procs int) {
+	checkGemmCase(t, r, m, n, k, procs, randU8)
+}
+
+// checkGemmCase compares GemmU8I8 and GemmU8I8F32 with the reference on
+// activations from gen, with odd strides and offsets.
+func checkGemmCase(t *testing.T, r *rand.Rand, m, n, k int, procs int, gen func(*rand.Rand, int) []uint8) {
 	lda := k + r.IntN(3)
 	ldc := n + r.IntN(3)
 	aOff := r.IntN(3)
-	a := randU8(r, aOff+(m-1)*lda+k+r.IntN(2))
+	a := gen(r, aOff+(m-1)*lda+k+r.IntN(2))
 	w := randI8(r, n*k)
 	za := int32(r.IntN(256))
 	a0, w0 := slices.Clone(a), slices.Clone(w)
@@ -69,6 +84,112 @@ func checkGemmU8I8Case(t *testing.T, r *rand.Rand, m, n, k int, procs int) {
 	require.Equal(t, want, got, "m=%d n=%d k=%d lda=%d ldc=%d za=%d", m, n, k, lda, ldc, za)
 	require.Equal(t, a0, a, "A modified")
 	require.Equal(t, w0, w, "W modified")
+
+	// Fused dequantization: bit-identical to GemmU8I8 + DequantizeF32.
+	scaleA := 0.01 + r.Float32()
+	scaleW := make([]float32, n)
+	bias := make([]float32, n)
+	for j := range scaleW {
+		scaleW[j] = 1e-3 * (0.5 + r.Float32())
+		bias[j] = float32(r.NormFloat64())
+	}
+	if r.IntN(3) == 0 {
+		scaleW = scaleW[:1]
+	}
+	if r.IntN(4) == 0 {
+		bias = nil
+	}
+	relu := r.IntN(2) == 0
+	wantF := make([]float32, len(want))
+	gotF := make([]float32, len(want))
+	for i := range wantF {
+		wantF[i], gotF[i] = -9, -9
+	}
+	DequantizeF32(m, n, want, ldc, scaleA, scaleW, bias, relu, wantF, ldc)
+	gemmU8I8F32(m, a[aOff:], lda, za, p, scaleA, scaleW, bias, relu, gotF, ldc, procs)
+	require.Equal(t, wantF, gotF, "fused m=%d n=%d k=%d relu=%v", m, n, k, relu)
+}
+
+// i8Dims70 is 1..70 subsampled: every residue mod 6, 16 and 4, plus edges.
+var i8Dims70 = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 23, 24, 25, 29, 31, 32, 33, 35, 40, 47, 48, 49, 53, 63, 64, 65, 69, 70}
+
+// TestGemmU7I8 runs the fast 7-bit activation range (1..127), and blocks
+// that mix 7-bit rows with rows holding a byte ≥ 128, over m, n, k in 1..70.
+func TestGemmU7I8(t *testing.T) {
+	forLevels(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(7, 8))
+		mixed := func(r *rand.Rand, n int) []uint8 {
+			s := randU7(r, n)
+			s[r.IntN(n)] = uint8(128 + r.IntN(128))
+			return s
+		}
+		for _, m := range i8Dims70 {
+			for _, n := range i8Dims70 {
+				for _, k := range i8Dims70 {
+					if (m*31+n*7+k*3)%5 != 0 && m > 6 && n > 16 && k > 8 {
+						continue // subsample the larger shapes
+					}
+					checkGemmCase(t, r, m, n, k, 1, randU7)
+					if (m+n+k)%4 == 0 {
+						checkGemmCase(t, r, m, n, k, 1, mixed)
+					}
+				}
+			}
+		}
+		for _, s := range [][3]int{{150, 70, 130}, {1, 600, 2000}, {3, 300, 1100}, {97, 33, 700}, {256, 300, 784}} {
+			checkGemmCase(t, r, s[0], s[1], s[2], 4, randU7)
+		}
+	})
+}
+
+// TestGemmU7I8Extremes: the largest fast activation (127) with −128/127
+// weights, the worst case for VPMADDUBSW's int16 pair sums, and 128 (the
+// smallest split one), in full and partial tiles, with tails in k.
+func TestGemmU7I8Extremes(t *testing.T) {
+	forLevels(t, func(t *testing.T) {
+		for _, av := range []uint8{127, 128, 255} {
+			for _, wv := range [][]int8{{-128}, {127}, {-128, 127}, {127, -128, -128}} {
+				for _, mk := range [][3]int{{6, 16, 64}, {7, 17, 70}, {1, 16, 4099}, {12, 32, 65535}, {5, 3, 3}} {
+					m, n, k := mk[0], mk[1], mk[2]
+					for _, za := range []int32{0, 127, 255} {
+						a := make([]uint8, m*k)
+						for i := range a {
+							a[i] = av
+						}
+						w := make([]int8, n*k)
+						for i := range w {
+							w[i] = wv[i%len(wv)]
+						}
+						want := make([]int32, m*n)
+						got := make([]int32, m*n)
+						gemmU8I8Ref(m, n, k, a, k, za, w, want, n)
+						GemmU8I8(m, a, k, za, PackI8(w, n, k), got, n)
+						require.Equal(t, want, got, "a=%d w=%v za=%d m=%d n=%d k=%d", av, wv, za, m, n, k)
+					}
+				}
+			}
+		}
+	})
+}
+
+func TestQuantizeU8Fast(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	x := []float32{0, float32(math.Copysign(0, -1)), 0.5, 1.5, 2.5, -0.5, -1.5, 127.5, 128.5, 254.5, 255.5, -128.5, 1e30, -1e30,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 3e-39, 1 << 22, -(1 << 22), 1 << 24, 1<<24 + 2, 600, -600}
+	for i := 0; i < 20000; i++ {
+		x = append(x, float32(r.NormFloat64()*100), float32(r.IntN(1200)-600)/2, float32(r.IntN(1200)-600)/2*0.1, math.Float32frombits(r.Uint32()))
+	}
+	for _, sc := range []float32{1, 0.1, 0.0039215689, 0.0078740157, 3, 1e-6, 1e-38} {
+		for _, z := range []int32{0, 1, 127, 128, 255, -3, 300} {
+			for _, off := range []int{0, 1, 7} {
+				want := make([]uint8, len(x)-off)
+				got := make([]uint8, len(x)-off)
+				quantizeU8Ref(x[off:], sc, z, want)
+				QuantizeU8(x[off:], sc, z, got)
+				require.Equal(t, want, got, "scale %v zero %d", sc, z)
+			}
+		}
+	}
 }
 
 func TestGemmU8I8(t *testing.T) {
@@ -211,7 +332,7 @@ func FuzzGemmU8I8(f *testing.F) {
 
 func benchGemmI8(b *testing.B, m, n, k, procs int) {
 	r := rand.New(rand.NewPCG(5, 6))
-	a := randU8(r, m*k)
+	a := randU7(r, m*k)
 	p := PackI8(randI8(r, n*k), n, k)
 	acc := make([]int32, m*n)
 	b.ResetTimer()
