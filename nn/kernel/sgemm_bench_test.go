@@ -230,3 +230,24 @@ func BenchmarkSgemmRowPar(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSgemmRowM compares m one-row GEMMs (row kernel) with the 6×16
+// micro-kernel for small m on lenet300's first layer (packed weight).
+func BenchmarkSgemmRowM(b *testing.B) {
+	if Active() != AVX2 {
+		b.Skip("no row kernel at this level")
+	}
+	k, n := 784, 300
+	for _, m := range []int{2, 3, 4} {
+		b.Run(fmt.Sprintf("%dx%dx%d", m, k, n), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 1))
+			a, w, bias, c := randMat(r, m, k, k), randMat(r, n, k, k), randMat(r, 1, n, n), make([]float32, m*n)
+			pb := PackB(true, k, n, w, k)
+			saved := rowMaxM
+			defer func() { rowMaxM = saved }()
+			abRounds(b, "rows", "tile", func() { rowMaxM = m }, func() { rowMaxM = 0 }, func() {
+				SgemmBiasActPacked(m, a, k, pb, bias, true, c, n)
+			})
+		})
+	}
+}
