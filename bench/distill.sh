@@ -17,6 +17,7 @@
 #
 # Every run appends one line per model to bench/out/distill/results.tsv:
 #   stage data split epochs T alpha augment seed name accuracy val_accuracy agreement params macs file_bytes seconds teacher
+# NO_BUILD=1 with BIN=path reuses a built binary.
 # Usage: bench/distill.sh [mini|full|all|table]  (default all; table prints
 #        the Markdown tables of DISTILL.md from results.tsv)
 # Environment: SEEDS ("1 2 3"), VAL_SEEDS ($SEEDS), MINI_EPOCHS ("15 40"),
@@ -61,7 +62,7 @@ PY
 	exit 0
 fi
 BIN=${BIN:-$OUT/shrink}
-go build -o "$BIN" ./cmd/shrink
+[[ -n ${NO_BUILD:-} && -x $BIN ]] || go build -o "$BIN" ./cmd/shrink
 RES=$OUT/results.tsv
 [[ -f $RES ]] || printf 'stage\tdata\tsplit\tepochs\tT\talpha\taugment\tseed\tname\taccuracy\tval_accuracy\tagreement\tparams\tmacs\tfile_bytes\tseconds\tteacher\n' >"$RES"
 
