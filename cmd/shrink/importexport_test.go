@@ -90,3 +90,49 @@ func TestImportErrors(t *testing.T) {
 	_, err := os.Stat(filepath.Join(dir, "m"))
 	require.True(t, os.IsNotExist(err))
 }
+
+func TestExportQDQ(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		scheme string
+		qdq    bool
+	}{{"int8", true}, {"q4_0", false}} {
+		q := filepath.Join(dir, c.scheme+".shrink")
+		code, _, errs := shrinkRun(t, "quantize", "../../testdata/onnx/mlp.onnx", "--scheme", c.scheme, "-o", q, "--quiet")
+		require.Equal(t, 0, code, errs)
+		file := filepath.Join(dir, c.scheme+".onnx")
+		code, out, errs := shrinkRun(t, "export", q, "--to", "onnx", "-o", file, "--json", "--quiet")
+		require.Equal(t, 0, code, errs)
+		var r exportResult
+		require.NoError(t, json.Unmarshal([]byte(out), &r))
+		if c.qdq {
+			require.NotEmpty(t, r.QDQWeights)
+			require.Equal(t, r.QDQWeights, r.QDQActivations, "static activations by default")
+			require.Empty(t, r.Notes)
+		} else {
+			require.Empty(t, r.QDQWeights)
+			require.NotEmpty(t, r.FloatWeights)
+			require.Len(t, r.Notes, 1)
+			require.Contains(t, r.Notes[0], "dequantized float32")
+		}
+		// --float: no QDQ at all.
+		code, out, errs = shrinkRun(t, "export", q, "--to", "onnx", "--float", "-o", filepath.Join(dir, "f.onnx"), "--json", "--quiet")
+		require.Equal(t, 0, code, errs)
+		var fr exportResult
+		require.NoError(t, json.Unmarshal([]byte(out), &fr))
+		require.Empty(t, fr.QDQWeights)
+
+		// The QDQ graph imports as float32, with notes.
+		back := filepath.Join(dir, c.scheme+"-back.shrink")
+		code, out, errs = shrinkRun(t, "import", file, "-o", back, "--json", "--quiet")
+		require.Equal(t, 0, code, errs)
+		var ir importResult
+		require.NoError(t, json.Unmarshal([]byte(out), &ir))
+		require.Greater(t, ir.Accuracy, 0.8)
+		if c.qdq {
+			require.Len(t, ir.Notes, 2)
+		} else {
+			require.Empty(t, ir.Notes)
+		}
+	}
+}

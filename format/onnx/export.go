@@ -73,8 +73,10 @@ type Report struct {
 // through QuantizeLinear/DequantizeLinear with the calibrated uint8 scale and
 // zero point, which reproduce nn.ActQuant.Quantize exactly (same formula:
 // round half to even of x/scale, plus the zero point, saturated to 0..255);
-// for nn.ActDynamic it goes through DynamicQuantizeLinear, whose scale and
-// zero point are nn.ActParams over the range of the whole input tensor.
+// for nn.ActDynamic it goes through a quantize/dequantize pair whose scale
+// and zero point are computed in the graph as nn.DynamicParams computes them,
+// over the range of the whole input tensor (DynamicQuantizeLinear when
+// that range maps onto 0..255).
 // ONNX Runtime fuses these patterns onto its integer kernels. Other
 // quantized weights are written as their dequantized float32 values (see
 // ExportReport for the list).
@@ -342,15 +344,60 @@ func (e *exporter) weight(layer string, dims []int64, p *nn.Param, src []int) st
 		e.node("DequantizeLinear", layer+".input_dequantized", []string{e.x, s, z}, nil)
 		e.rep.QDQActivations = append(e.rep.QDQActivations, layer)
 	case a.Mode == nn.ActDynamic:
-		xq := e.unique(layer + ".input_quantized")
-		s, z := e.unique(layer+".input_scale"), e.unique(layer+".input_zero_point")
-		e.nodes = append(e.nodes, &node{opType: "DynamicQuantizeLinear", name: xq, inputs: []string{e.x}, outputs: []string{xq, s, z}})
-		e.x = xq
-		e.node("DequantizeLinear", layer+".input_dequantized", []string{xq, s, z}, nil)
+		e.dynamicQDQ(layer, dynamicQmax())
 		e.rep.QDQActivations = append(e.rep.QDQActivations, layer)
 		e.dynamic = true
 	}
 	return name
+}
+
+// dynamicQmax is the code the range of an input is mapped onto by nn's
+// dynamic activation quantization (nn.DynamicParams): 255 for nn.ActParams,
+// 127 for a calibration onto 7-bit codes. It is measured rather than assumed.
+func dynamicQmax() int {
+	a := nn.DynamicParams([]float32{0, 1})
+	q := math.Round(1 / float64(a.Scale))
+	if !(q >= 1 && q <= 255) {
+		return 255
+	}
+	return int(q)
+}
+
+// dynamicQDQ quantizes and dequantizes the current activation with the
+// scale and zero point of nn.DynamicParams computed over the whole input
+// tensor: DynamicQuantizeLinear when the range maps onto 0..255 (its
+// definition), else the same computation spelt out for codes 0..qmax:
+//
+//	l = min(ReduceMin(x), 0), h = max(ReduceMax(x), 0)
+//	s = (h − l) / qmax, or 1 when that is 0
+//	z = uint8(clip(Round(−l / s), 0, qmax))
+//	x̂ = DequantizeLinear(QuantizeLinear(x, s, z), s, z)
+func (e *exporter) dynamicQDQ(layer string, qmax int) {
+	x := e.x
+	if qmax == 255 {
+		xq := e.unique(layer + ".input_quantized")
+		s, z := e.unique(layer+".input_scale"), e.unique(layer+".input_zero_point")
+		e.nodes = append(e.nodes, &node{opType: "DynamicQuantizeLinear", name: xq, inputs: []string{x}, outputs: []string{xq, s, z}})
+		e.node("DequantizeLinear", layer+".input_dequantized", []string{xq, s, z}, nil)
+		return
+	}
+	p := layer + ".input_range"
+	zero := e.param(p+".zero", nil, []float32{0})
+	one := e.param(p+".one", nil, []float32{1})
+	qm := e.param(p+".qmax", nil, []float32{float32(qmax)})
+	op := func(op, name string, attrs []*attribute, in ...string) string {
+		e.node(op, p+"."+name, in, attrs)
+		return e.x
+	}
+	keep := []*attribute{intAttr("keepdims", 0)}
+	l := op("Min", "lo", nil, op("ReduceMin", "min", keep, x), zero)
+	h := op("Max", "hi", nil, op("ReduceMax", "max", keep, x), zero)
+	s0 := op("Div", "scale0", nil, op("Sub", "width", nil, h, l), qm)
+	s := op("Where", "scale", nil, op("Equal", "empty", nil, s0, zero), one, s0)
+	zf := op("Clip", "zero_clipped", nil, op("Round", "zero_rounded", nil, op("Div", "zero_real", nil, op("Neg", "neg_lo", nil, l), s)), zero, qm)
+	z := op("Cast", "zero_point", []*attribute{intAttr("to", typeUint8)}, zf)
+	e.node("QuantizeLinear", layer+".input_quantized", []string{x, s, z}, nil)
+	e.node("DequantizeLinear", layer+".input_dequantized", []string{e.x, s, z}, nil)
 }
 
 // notes fills the report's notes.
@@ -360,7 +407,7 @@ func (e *exporter) notes() {
 		r.Notes = append(r.Notes, fmt.Sprintf("%d quantized weight(s) have no QDQ form (blocks, asymmetric codes, codebooks or float16) and were exported as their dequantized float32 values: %s", len(r.FloatWeights), strings.Join(r.FloatWeights, ", ")))
 	}
 	if e.dynamic {
-		r.Notes = append(r.Notes, "dynamic activation quantization is exported as DynamicQuantizeLinear, whose range is that of the whole input tensor of a run, while shrink takes the range of each chunk of a batch it computes: outputs agree exactly only when both see the same rows together (e.g. batch size 1)")
+		r.Notes = append(r.Notes, "dynamic activation quantization is exported as a quantize/dequantize pair whose scale and zero point are computed from the range of the whole input tensor of a run, while shrink takes the range of each chunk of a batch it computes: outputs agree exactly only when both see the same rows together (e.g. batch size 1)")
 	}
 	if e.float && len(r.FloatWeights) > 0 {
 		r.Notes = append(r.Notes, "--float: all weights exported as float32 and activation quantization left out")

@@ -168,16 +168,26 @@ func TestExportQDQVariants(t *testing.T) {
 		require.Len(t, d.inits[name+".weight_scale"].f, 1)
 	}
 
-	// Dynamic activations: DynamicQuantizeLinear → DequantizeLinear.
+	// Dynamic activations: DynamicQuantizeLinear → DequantizeLinear for
+	// codes 0..255, the range computation spelt out for 7-bit codes.
 	m = quantizedCNN(t, nil, nn.ActDynamic)
 	b, rep, err = ExportReport(m, ExportOptions{})
 	require.NoError(t, err)
 	d = decodeExport(t, b)
-	require.Equal(t, 4, d.ops["DynamicQuantizeLinear"])
+	if dynamicQmax() == 255 {
+		require.Equal(t, 4, d.ops["DynamicQuantizeLinear"])
+	} else {
+		require.Equal(t, 4, d.ops["QuantizeLinear"])
+		require.Equal(t, 4, d.ops["ReduceMax"])
+	}
 	require.Len(t, rep.QDQActivations, 4)
 	require.NotEmpty(t, rep.Notes)
-	_, _, err = Import(b)
-	require.NoError(t, err)
+	for _, qmax := range []int{127, 255} {
+		e := &exporter{names: map[string]bool{"input": true}, x: "input", rep: &Report{}}
+		e.dynamicQDQ("fc", qmax)
+		require.Equal(t, "fc.input_dequantized", e.x)
+		require.Equal(t, "DequantizeLinear", e.nodes[len(e.nodes)-1].opType)
+	}
 
 	// Schemes without a QDQ form: dequantized float weights and a note.
 	for _, s := range []quantize.Scheme{quantize.Q4_0{}, quantize.Int4{Block: 32}, quantize.FP16{}, quantize.Codebook{K: 16}} {
