@@ -49,16 +49,22 @@ func (r *ReLU) Forward(x *Tensor) *Tensor {
 // Backward implements Layer.
 func (r *ReLU) Backward(dy *Tensor) *Tensor {
 	dx := &Tensor{N: dy.N, Shape: r.in, Data: reuse(&r.dx, len(dy.Data))}
-	g := dy.Data[:len(r.y.Data)]
-	d := dx.Data[:len(r.y.Data)]
-	for i, v := range r.y.Data {
-		if v > 0 {
-			d[i] = g[i]
-		} else {
-			d[i] = 0
-		}
-	}
+	reluGrad(r.y.Data, dy.Data, dx.Data)
 	return dx
+}
+
+// reluGrad writes d[i] = g[i] where y[i] > 0 and 0 elsewhere. It masks the
+// bits instead of branching: the sign of an activation is unpredictable, and
+// the branchy loop mispredicts about every other element.
+func reluGrad(y, g, d []float32) {
+	g, d = g[:len(y)], d[:len(y)]
+	for i, v := range y {
+		var mask uint32
+		if v > 0 {
+			mask = ^uint32(0)
+		}
+		d[i] = math.Float32frombits(math.Float32bits(g[i]) & mask)
+	}
 }
 
 // Flatten reshapes each sample to a vector. It copies nothing.

@@ -51,7 +51,7 @@ var rowParMinBytes float64 = 1 << 62
 var parMin float64 = parMinFlops
 
 // rowMaxM is the largest m that gemmSerial runs as m one-row GEMMs with the
-// row kernel. Measured with BenchmarkSgemmRowM (CPU time, alternating
+// row kernel when B is pre-packed. Measured with BenchmarkSgemmRowM (CPU time, alternating
 // rounds, lenet300 fc1 784→300 packed, 2-core AMD EPYC): tile/rows time
 // 1.43 at m = 2, 0.95 at m = 3, 0.91 at m = 4.
 var rowMaxM = 2
@@ -265,10 +265,11 @@ func gemmSerial(g *gemmArgs, kern microKernel) {
 	if !g.transA && n < directMaxN {
 		dk = directKernelFor(level)
 	}
-	if m <= rowMaxM {
+	if m == 1 || (m <= rowMaxM && g.pb != nil) {
 		if rk := rowKernelFor(level); rk != nil {
 			// One row at a time: each streams B once more, which beats
-			// the 6-row tile's wasted rows up to rowMaxM rows.
+			// the 6-row tile's wasted rows up to rowMaxM rows (with B
+			// pre-packed; otherwise each row would pack B again).
 			r := *g
 			r.m = 1
 			for i := 0; i < m; i++ {
