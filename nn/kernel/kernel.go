@@ -1,6 +1,14 @@
 // Package kernel holds the numeric kernels that the nn core calls: float32
-// GEMM, im2col/col2im for convolution. Every kernel has a plain Go reference
-// implementation that is its specification; faster paths must agree with it.
+// GEMM, im2col/col2im for convolution, the Adam update. Every kernel has a
+// plain Go reference implementation that is its specification; faster paths
+// must agree with it.
+//
+// The float32 GEMM at the AVX2 level picks among hand-written assembly
+// kernels (sgemm.go holds the rules, each with its measurement): the 6×16
+// micro-kernel on packed panels (sgemm_amd64.s); the same reading a
+// non-transposed A in place when C is narrow (sgemm_direct_amd64.s); and
+// for one-row products (batch-1 inference) the 1×64 / 1×16 row kernels
+// streaming the packed B panels (gemv_amd64.s).
 package kernel
 
 import "math"
