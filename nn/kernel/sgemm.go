@@ -488,6 +488,14 @@ func packA(dst []float32, transA bool, a []float32, lda, i0, p0, mc, kc int) {
 		panel := dst[ip*kc : ip*kc+mr*kc]
 		if transA {
 			// op(A)[i][p] = a[p·lda+i]: a row of the panel is contiguous.
+			if rows == mr {
+				// Six assignments, not a copy call per k step.
+				for p := 0; p < kc; p++ {
+					src := (*[mr]float32)(a[(p0+p)*lda+i0+ip:])
+					*(*[mr]float32)(panel[p*mr:]) = *src
+				}
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				src := a[(p0+p)*lda+i0+ip:][:rows]
 				d := panel[p*mr : p*mr+mr]
