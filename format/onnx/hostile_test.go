@@ -157,6 +157,7 @@ func FuzzImport(f *testing.F) {
 	}
 	f.Add(modelBytes([]*node{nd("Relu", "r", []string{"x"}, []string{"r"}), nd("Gemm", "g", []string{"r", "W"}, []string{"y"}, intAttr("transB", 1))},
 		[][]byte{floatTensor("W", []int64{2, 4}, []float32{1, 2, 3, 4, 5, 6, 7, 8}, false)}, []int64{-1, 4}, "y", 13))
+	f.Add(qdqSeed(f))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, _, err := Import(b)
 		if err != nil {

@@ -14,7 +14,7 @@ import (
 // image, dense) and quantizes its weights with scheme s (nil: int8 per
 // channel) and the given activation quantization, by hand (no calibration):
 // layer k gets the range [-k, 2+k] so zero points differ from 0.
-func quantizedCNN(t *testing.T, s quantize.Scheme, mode nn.ActMode) *nn.Model {
+func quantizedCNN(t testing.TB, s quantize.Scheme, mode nn.ActMode) *nn.Model {
 	t.Helper()
 	m, _, err := ReadFile("../../testdata/onnx/cnn.onnx")
 	require.NoError(t, err)
@@ -215,4 +215,11 @@ func TestExportQDQVariants(t *testing.T) {
 			}
 		}
 	}
+}
+
+// qdqSeed is a QDQ export of the quantized CNN fixture, a fuzzing seed.
+func qdqSeed(tb testing.TB) []byte {
+	b, err := Export(quantizedCNN(tb, nil, nn.ActStatic), ExportOptions{})
+	require.NoError(tb, err)
+	return b
 }
