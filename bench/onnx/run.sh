@@ -132,6 +132,11 @@ qrun() { # name
 qrun lenet300
 qrun mlp
 qrun cnn
+# The graphs ONNX Runtime runs (default options), to show the int8 kernels.
+for name in lenet300 mlp cnn; do
+  node bench/onnx/ort_graph.mjs "$work/$name.q.onnx" "$work/$name.q.ort.onnx"
+  "$PYTHON" -c 'import sys, onnx; print(" → ".join(n.op_type for n in onnx.load(sys.argv[1]).graph.node))' "$work/$name.q.ort.onnx" >"$work/$name.q.ops"
+done
 # Dynamic activations (informational: no tolerance, see below).
 "$S" quantize "$work/lenet300.shrink" --scheme int8 --activations dynamic -o "$work/lenet300.d.shrink" -q
 "$S" export "$work/lenet300.d.shrink" --to onnx -o "$work/lenet300.d.onnx" --quiet
@@ -146,6 +151,17 @@ imported PyTorch fixtures. ORT sessions: *default options* (graph optimization l
 (the session option \`session.x64quantprecision\`, which makes ORT compute its int8 GEMMs as u8·u8 on x86 CPUs
 without VNNI); *optimizations disabled* (ORT runs the Q/DQ nodes and the float Gemm/Conv one by one: the
 reference semantics of the graph).
+
+The graphs ONNX Runtime runs after its optimizations (default options; \`bench/onnx/ort_graph.mjs\`):
+
+- lenet300: $(cat "$work/lenet300.q.ops")
+- mlp: $(cat "$work/mlp.q.ops")
+- cnn: $(cat "$work/cnn.q.ops")
+
+A layer whose output feeds the next quantized layer's QuantizeLinear directly (through ReLU) becomes QGemm /
+QLinearConv with quantized output; the last layer (float logits) and a conv followed by pooling before the next
+quantization run as DequantizeLinear + float Gemm/Conv on the same int8 values (ORT cannot move a requantization
+across an average pool; adding one would change the numbers shrink computes).
 
 **Tolerance.** The quantized values are the same in both runtimes by construction (same scale, zero point,
 rounding half to even, saturation to 0..255), but the float values being quantized come from float sums that
