@@ -104,10 +104,8 @@ func (c *Conv2D) Forward(x *Tensor) *Tensor {
 	return y
 }
 
-// Backward implements Layer.
-//
-//	dW += dYᵀ·cols, db += Σ dY, dcols = dY·W, dx = col2im(dcols)
-func (c *Conv2D) Backward(dy *Tensor) *Tensor {
+// backwardParams accumulates the parameter gradients only.
+func (c *Conv2D) backwardParams(dy *Tensor) {
 	n := dy.N
 	p := c.out[0] * c.out[1]
 	k := c.KH * c.KW * c.in[2]
@@ -118,6 +116,17 @@ func (c *Conv2D) Backward(dy *Tensor) *Tensor {
 			c.B.Grad[j] += v
 		}
 	}
+}
+
+// Backward implements Layer.
+//
+//	dW += dYᵀ·cols, db += Σ dY, dcols = dY·W, dx = col2im(dcols)
+func (c *Conv2D) Backward(dy *Tensor) *Tensor {
+	c.backwardParams(dy)
+	n := dy.N
+	p := c.out[0] * c.out[1]
+	k := c.KH * c.KW * c.in[2]
+	f := c.Filters
 	dcols := reuse(&c.dcols, n*p*k)
 	kernel.Sgemm(false, false, n*p, k, f, 1, dy.Data, f, c.W.W, k, 0, dcols, k)
 	dx := &Tensor{N: n, Shape: c.in, Data: reuse(&c.dx, n*c.in.Size())}

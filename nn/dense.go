@@ -73,6 +73,16 @@ func (d *Dense) Forward(x *Tensor) *Tensor {
 //
 //	dy: (N, Out) → dx: (N, In); dW += dyᵀ·x, db += Σ_n dy
 func (d *Dense) Backward(dy *Tensor) *Tensor {
+	d.backwardParams(dy)
+	in, out, n := d.in[0], d.out[0], dy.N
+	dx := &Tensor{N: n, Shape: d.in, Data: reuse(&d.dx, n*in)}
+	kernel.Sgemm(false, false, n, in, out, 1, dy.Data, out, d.W.W, in, 0, dx.Data, in)
+	return dx
+}
+
+// backwardParams accumulates the parameter gradients only (the first layer
+// of a model needs no input gradient).
+func (d *Dense) backwardParams(dy *Tensor) {
 	in, out, n := d.in[0], d.out[0], dy.N
 	kernel.Sgemm(true, false, out, in, n, 1, dy.Data, out, d.x.Data, in, 1, d.W.Grad, in)
 	for i := 0; i < n; i++ {
@@ -81,7 +91,4 @@ func (d *Dense) Backward(dy *Tensor) *Tensor {
 			d.B.Grad[j] += v
 		}
 	}
-	dx := &Tensor{N: n, Shape: d.in, Data: reuse(&d.dx, n*in)}
-	kernel.Sgemm(false, false, n, in, out, 1, dy.Data, out, d.W.W, in, 0, dx.Data, in)
-	return dx
 }

@@ -156,11 +156,23 @@ func (m *Model) Forward(x *Tensor) *Tensor {
 
 // Backward propagates the gradient of the loss with respect to the logits
 // back through every layer, accumulating parameter gradients.
-func (m *Model) Backward(dlogits *Tensor) {
-	g := dlogits
-	for i := len(m.Layers) - 1; i >= 0; i-- {
-		g = m.Layers[i].Backward(g)
+func (m *Model) Backward(dlogits *Tensor) { m.BackwardExtra(dlogits, nil) }
+
+// paramsOnly is a layer that can accumulate its parameter gradients without
+// computing its input gradient.
+type paramsOnly interface{ backwardParams(dy *Tensor) }
+
+// firstTrained is the index of the first layer with trainable parameters:
+// no layer before it needs a gradient, so it needs no input gradient.
+func (m *Model) firstTrained() int {
+	for i, l := range m.Layers {
+		for _, p := range l.Params() {
+			if p.Trainable {
+				return i
+			}
+		}
 	}
+	return len(m.Layers)
 }
 
 // Params returns every parameter of every layer, in order.
@@ -305,7 +317,8 @@ func (m *Model) InferCollect(x *Tensor, names ...string) (*Tensor, map[string]*T
 // named layers (the gradient of an auxiliary loss on those outputs).
 func (m *Model) BackwardExtra(dlogits *Tensor, extra map[string]*Tensor) {
 	g := dlogits
-	for i := len(m.Layers) - 1; i >= 0; i-- {
+	first := m.firstTrained()
+	for i := len(m.Layers) - 1; i >= first; i-- {
 		l := m.Layers[i]
 		if e, ok := extra[l.Name()]; ok {
 			sum := make([]float32, len(g.Data))
@@ -313,6 +326,10 @@ func (m *Model) BackwardExtra(dlogits *Tensor, extra map[string]*Tensor) {
 				sum[j] = g.Data[j] + e.Data[j]
 			}
 			g = &Tensor{N: g.N, Shape: g.Shape, Data: sum}
+		}
+		if po, ok := l.(paramsOnly); ok && i == first {
+			po.backwardParams(g) // the input gradient would be thrown away
+			break
 		}
 		g = l.Backward(g)
 	}
