@@ -22,7 +22,7 @@ run() {
 	local name=$1
 	shift
 	/usr/bin/time -v "$BIN" train --data "$MNIST" --quiet --json -o "$OUT/$name.shrink" "$@" >"$OUT/$name.json" 2>"$OUT/$name.time"
-	python3 - "$OUT/$name.json" "$OUT/$name.time" "$name" "$*" <<'PY' | tee -a "$OUT/rows.md"
+	python3 - "$OUT/$name.json" "$OUT/$name.time" "$name" "$*" <<'PY' | tee -a "$OUT/rows-$arch.md"
 import json, re, sys
 r = json.load(open(sys.argv[1]))
 t = open(sys.argv[2]).read()
@@ -35,8 +35,9 @@ print(f"| {sys.argv[3]} | `{sys.argv[4]}` | {val} | {100*r['accuracy']:.2f}% | {
 PY
 }
 
-: >"$OUT/rows.md"
 if [[ $which == all || $which == lenet300 ]]; then
+	arch=lenet300
+	: >"$OUT/rows-$arch.md"
 	# Validation runs (choose the learning rate), then the final run.
 	run lenet300-val-lr1e-3 --arch lenet300 --epochs 20 --lr 0.001 --val-fraction 0.1
 	run lenet300-val-lr2e-3 --arch lenet300 --epochs 20 --lr 0.002 --val-fraction 0.1
@@ -44,6 +45,8 @@ if [[ $which == all || $which == lenet300 ]]; then
 	run lenet300 --arch lenet300 --epochs 20 --lr "$best"
 fi
 if [[ $which == all || $which == lenet5 ]]; then
+	arch=lenet5
+	: >"$OUT/rows-$arch.md"
 	run lenet5-val --arch lenet5 --epochs 12 --lr 0.001 --val-fraction 0.1
 	run lenet5 --arch lenet5 --epochs 12 --lr 0.001
 fi
@@ -51,12 +54,12 @@ fi
 {
 	echo "# Baseline results (full MNIST)"
 	echo
-	echo "Produced by \`bench/mnist.sh $which\` on $(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(go version | cut -d' ' -f3), kernel level from CPU dispatch."
+	echo "Produced by \`bench/mnist.sh\` (rows of each architecture from its last run) on $(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(go version | cut -d' ' -f3), kernel level from CPU dispatch."
 	echo "Adam, batch 128, cosine schedule, seed 1. Rows with a validation accuracy trained on 54k images and were used only to choose the learning rate; the final rows trained on all 60k and were evaluated once on the 10k test images."
 	echo "Epoch time and images/s are means over the epochs; peak memory is the maximum resident set size of the whole process (\`/usr/bin/time -v\`)."
 	echo
 	echo "| run | options | val acc | test acc | s/epoch | images/s | peak memory | file bytes |"
 	echo "|---|---|---|---|---|---|---|---|"
-	cat "$OUT/rows.md"
+	cat "$OUT"/rows-lenet300.md "$OUT"/rows-lenet5.md 2>/dev/null || true
 } >bench/RESULTS.md
 cat bench/RESULTS.md
