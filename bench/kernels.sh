@@ -20,6 +20,17 @@ go test ./nn/kernel -run XXX -bench 'GEMM' -benchtime 1s >"$OUT/gemm.txt"
 "$BIN" bench "$MODEL" --batch 1 --json >"$OUT/bench1.json"
 SHRINK_KERNEL=generic "$BIN" bench "$MODEL" --batch 256 --json >"$OUT/bench256-generic.json"
 "$BIN" train --arch lenet300 --data "$MNIST" --epochs 2 --batch 128 --quiet --json -o "$OUT/epoch.shrink" >"$OUT/epoch.json"
+/usr/bin/time -v "$BIN" train --arch lenet5 --data "$MNIST" --epochs 1 --batch 128 --quiet --json -o "$OUT/epoch5.shrink" >"$OUT/epoch5.json" 2>"$OUT/epoch5.time"
+# Compressed variants of the same lenet300: static int8 (calibrated on training
+# images) and 90% unstructured sparsity (one-shot, 2 epochs of fine-tuning).
+"$BIN" quantize "$MODEL" --data "$MNIST" --scheme int8 --activations static --quiet --json -o "$OUT/k-int8.shrink" >"$OUT/k-int8.json"
+"$BIN" prune "$MODEL" --data "$MNIST" --sparsity 0.9 --finetune-epochs 2 --quiet --json -o "$OUT/k-sparse90.shrink" >"$OUT/k-sparse90.json"
+"$BIN" prune "$MODEL" --data "$MNIST" --method structured --sparsity 0.5 --finetune-epochs 2 --quiet --json -o "$OUT/k-struct50.shrink" >"$OUT/k-struct50.json"
+for v in k-int8 k-sparse90 k-struct50; do
+	for b in 1 256; do
+		"$BIN" bench "$OUT/$v.shrink" --batch $b --json >"$OUT/bench$b-$v.json"
+	done
+done
 torch=skipped
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
 	EXPORT_ONNX=$OUT/torch-lenet300.onnx /usr/bin/python3 bench/peers/torch_lenet300.py "$MNIST" 2 2 >"$OUT/torch.json"
@@ -57,6 +68,17 @@ print(f"| images/s, batch 256 | {b256['images_per_s']:.0f} | {gen['images_per_s'
 print(f"| latency µs, batch 1 | {b1['latency_us']:.1f} | — | {f(t,'latency_us_batch1','%.1f')} | {f(tp,'latency_us_batch1','%.1f')} | {f(o,'latency_us_batch1','%.1f')} |")
 eps = ep["epochs"]
 print(f"| training epoch s (batch 128, Adam) | {sum(e['seconds'] for e in eps)/len(eps):.2f} | — | {f(t,'epoch_seconds','%.2f')} | {f(tp,'epoch_seconds','%.2f')} | — |")
+ep5 = j("epoch5.json")["epochs"][0]
+rss5 = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(f"{out}/epoch5.time").read()).group(1)) / 1024
+print(f"\nlenet5, one epoch on full MNIST (batch 128, Adam): {ep5['seconds']:.1f} s, {ep5['images_per_s']:.0f} images/s, peak memory {rss5:.0f} MiB.")
+print("\n## Compressed lenet300 (same run; `shrink bench MODEL --batch N`)\n")
+print("| model | path | accuracy | images/s batch 256 | vs float32 | latency µs batch 1 | vs float32 |\n|---|---|---|---|---|---|---|")
+acc = {"k-int8": j("k-int8.json").get("accuracy"), "k-sparse90": j("k-sparse90.json").get("accuracy"), "k-struct50": j("k-struct50.json").get("accuracy")}
+print(f"| lenet300 float32 | float32 | 98.51% | {b256['images_per_s']:.0f} | 1.00× | {b1['latency_us']:.1f} | 1.00× |")
+for v, name in (("k-int8", "static int8"), ("k-sparse90", "90% unstructured"), ("k-struct50", "structured, half the hidden units")):
+    x256, x1 = j(f"bench256-{v}.json"), j(f"bench1-{v}.json")
+    paths = ",".join(sorted(set(x256["paths"].values())))
+    print(f"| {name} | {paths} | {100*acc[v]:.2f}% | {x256['images_per_s']:.0f} | {x256['images_per_s']/b256['images_per_s']:.2f}× | {x1['latency_us']:.1f} | {b1['latency_us']/x1['latency_us']:.2f}× faster |")
 if "images_per_s_batch256" in o:
     print(f"\nshrink / ONNX Runtime throughput at batch 256: {b256['images_per_s']/o['images_per_s_batch256']:.2f}×.")
 if "images_per_s_batch256" in t:
