@@ -50,13 +50,19 @@ cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith
 flags = [l for l in open("/proc/cpuinfo") if l.startswith("flags")][0].split()
 isa = " ".join(f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") if f in flags)
 print("# Kernels and inference speed\n")
-print(f"Produced by `bench/kernels.sh` on {cpu} ({isa}), 2 cores, in one run; machine load is not controlled.\n")
+blas = subprocess.run(["sh", "-c", "update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | sed -n 's/^Value: //p'"], capture_output=True, text=True).stdout.strip() or "unknown"
+print(f"Produced by `bench/kernels.sh` on {cpu} ({isa}), 2 cores, in one run on an otherwise idle machine.")
+print(f"PyTorch is Debian's python3-torch 1.13 (BLAS_INFO=generic: it calls the system libblas, here {blas}).\n")
 print("## GEMM (`go test ./nn/kernel -run XXX -bench GEMM`)\n")
-print("| benchmark | GFLOP/s or GOP/s |\n|---|---|")
+print("| benchmark | wall-clock | per CPU-second | fraction of one core's FMA peak |\n|---|---|---|---|")
 for l in open(f"{out}/gemm.txt"):
-    m = re.match(r"(Benchmark\S+)\s+\d+\s+[\d.]+ ns/op\s+([\d.]+) (G\w+/s)", l)
-    if m:
-        print(f"| {m.group(1)} | {m.group(2)} {m.group(3)} |")
+    if not l.startswith("Benchmark"):
+        continue
+    name = l.split()[0]
+    metrics = {u: v for v, u in re.findall(r"([\d.]+) (\S+)", l)}
+    wall = next((f"{metrics[u]} {u}" for u in ("GFLOP/s", "GOP/s") if u in metrics), "")
+    cpu = next((f"{metrics[u]} {u}" for u in ("GFLOP/cpu-s", "GOP/cpu-s") if u in metrics), "")
+    print(f"| {name} | {wall} | {cpu} | {metrics.get('peak-fraction', '')} |")
 b256, b1, gen, ep = j("bench256.json"), j("bench1.json"), j("bench256-generic.json"), j("epoch.json")
 print("\n## lenet300 (float32)\n")
 print("| | shrink | shrink (SHRINK_KERNEL=generic) | PyTorch 1.13 (2 threads) | PyTorch, OMP_WAIT_POLICY=PASSIVE | ONNX Runtime 1.30 (2 threads) |\n|---|---|---|---|---|---|")

@@ -270,24 +270,24 @@ func spmmAccRowGo(acc, xt []float32, mb int, idx []int32, val []float32, bias fl
 // path, i.e. weights pre-packed with PackB and SgemmBiasActPacked (the
 // AVX2+FMA cache-blocked Sgemm of this package, bias and ReLU fused).
 //
-// Measured with BenchmarkSpMM on a 300×784 layer, AMD EPYC (2 vCPUs, AVX2,
-// busy shared machine, best of 7 interleaved rounds), speedup = dense/sparse:
+// Measured with `go test ./nn/kernel -run XXX -bench SpMM -benchtime 300ms`
+// on a 300×784 layer, AMD EPYC (2 vCPUs, AVX2), idle machine, after the
+// dense path gained its one-row kernels (speedup = dense time / sparse time):
 //
-//	sparsity   0.5   0.6   0.7   0.8   0.9   0.95
-//	m = 1      0.52  0.52  0.83  1.25  2.1   3.6
-//	m = 256    0.69  0.90  0.79  1.50  2.2   2.6   (low of two runs)
+//	sparsity   0.3   0.5   0.6   0.7   0.8   0.9   0.95
+//	m = 1      0.20  0.24  0.36  0.34  0.43  0.72  1.13
+//	m = 256    0.58  0.69  0.85  1.04  1.50  2.08  2.44
 //
-// so batch 1 crosses over near 73% zeros (density 0.27) and batch 256 near
-// 65–70% zeros (density 0.3–0.35). The rule below takes density < 0.25 for
-// small batches (m < 64, the gather-dot and narrow-block paths) and < 0.3 for
-// m ≥ 64, both slightly conservative.
+// so batch 1 crosses over near 93% zeros (density 0.07) and batch 256 near
+// 70% zeros (density 0.3). Batches between were not measured: they take the
+// batch-1 rule, which never picks a slower path there.
 func SparseFaster(m, rows, cols, nnz int) bool {
 	if m <= 0 || rows <= 0 || cols <= 0 {
 		return false
 	}
 	density := float64(nnz) / (float64(rows) * float64(cols))
 	if m < 64 {
-		return density < 0.25
+		return density < 0.07
 	}
 	return density < 0.3
 }

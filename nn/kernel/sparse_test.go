@@ -217,7 +217,8 @@ func TestSpMMU8I8(t *testing.T) {
 }
 
 func TestSparseFaster(t *testing.T) {
-	require.True(t, SparseFaster(1, 300, 784, 300*784/10))
+	require.True(t, SparseFaster(1, 300, 784, 300*784/20))
+	require.False(t, SparseFaster(1, 300, 784, 300*784/10))
 	require.False(t, SparseFaster(1, 300, 784, 300*784/2))
 	require.True(t, SparseFaster(256, 300, 784, 300*784/5))
 	require.False(t, SparseFaster(256, 300, 784, 300*784*6/10))
