@@ -18,10 +18,11 @@ func (p *packedF32) Run(n int, x, y []float32, relu bool) {
 func (p *packedF32) Name() string { return "float32" }
 
 func init() {
-	// Lowest priority: layers that no integer or sparse path claims.
+	// Lowest priority: layers that no integer or sparse path claims (float32
+	// weights, and quantized ones with no integer path: codebook, int4, fp16).
 	RegisterAccel(AccelBuilder{Name: "float32", Priority: 100, Build: func(l Accelerated) Accel {
 		w := l.Weight()
-		if w.Quant != nil || len(w.Shape) != 2 {
+		if len(w.Shape) != 2 {
 			return nil
 		}
 		out, in := w.Shape[0], w.Shape[1]

@@ -200,6 +200,8 @@ func FineTuneCodebook(ctx context.Context, m *nn.Model, train *data.Set, cfg nn.
 	share := func() {
 		for i, p := range ps {
 			q := qs[i]
+			// A zero centroid reserved for pruned weights stays zero.
+			zero := len(q.Codebook) >= 3 && q.Codebook[0] == 0
 			sum := make([]float64, len(q.Codebook))
 			cnt := make([]int, len(q.Codebook))
 			for j, c := range q.Codes {
@@ -210,6 +212,9 @@ func FineTuneCodebook(ctx context.Context, m *nn.Model, train *data.Set, cfg nn.
 				if cnt[k] > 0 {
 					q.Codebook[k] = float32(sum[k] / float64(cnt[k]))
 				}
+			}
+			if zero {
+				q.Codebook[0] = 0
 			}
 			q.Dequantize(p.W)
 		}

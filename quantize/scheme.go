@@ -486,6 +486,11 @@ func (FP16) Dequantize(q *nn.Quant, dst []float32) {
 // repeated until no assignment changes or Iters rounds (default 30). When
 // min == max every centroid equals that value. The file stores K float32
 // centroids and the packed indices (format.Codebook).
+//
+// Pruned tensors keep their zeros: when some but not all weights are
+// exactly zero and K ≥ 3, centroid 0 is reserved as exactly 0 for them and
+// only the non-zero weights are clustered, into the other K − 1 centroids
+// (Deep Compression clusters the surviving weights only).
 type Codebook struct {
 	K     int // centroids, 2..256
 	Iters int // Lloyd iterations (30 when 0)
@@ -517,6 +522,25 @@ func (s Codebook) Bytes(rows, cols int) int64 {
 func (s Codebook) Quantize(w []float32, rows, cols int) *nn.Quant {
 	n := rows * cols
 	w = w[:n]
+	if nz := countNonZero(w); s.K >= 3 && nz > 0 && nz < n {
+		vals := make([]float32, 0, nz)
+		for _, x := range w {
+			if x != 0 {
+				vals = append(vals, x)
+			}
+		}
+		sub := Codebook{K: s.K - 1, Iters: s.Iters}.Quantize(vals, 1, nz)
+		q := &nn.Quant{Scheme: s.Name(), Bits: s.bits(), Rows: rows, Cols: cols, Block: cols,
+			Codes: make([]int16, n), Codebook: append([]float32{0}, sub.Codebook...)}
+		j := 0
+		for i, x := range w {
+			if x != 0 {
+				q.Codes[i] = sub.Codes[j] + 1
+				j++
+			}
+		}
+		return q
+	}
 	k := s.K
 	iters := s.Iters
 	if iters == 0 {
@@ -567,6 +591,16 @@ func (s Codebook) Quantize(w []float32, rows, cols int) *nn.Quant {
 		}
 	}
 	return q
+}
+
+func countNonZero(w []float32) int {
+	n := 0
+	for _, x := range w {
+		if x != 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // sortedIndex returns the centroid indices ordered by value (then index).

@@ -158,6 +158,7 @@ func compareModels(g *globals, names []string, models []*nn.Model, fileBytes []i
 	rows := make([]report.Row, len(models))
 	var first []int
 	for i, m := range models {
+		m.Prepare() // run each model on the path its stored form calls for
 		ev, err := nn.Evaluate(m, set.X, set.Y)
 		if err != nil {
 			return nil, fmt.Errorf("evaluating %s: %w", names[i], err)

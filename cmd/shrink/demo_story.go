@@ -42,7 +42,7 @@ func runDemoStory(ctx context.Context, g *globals, o *demoOptions, ds *data.Data
 	if err != nil {
 		return nil, err
 	}
-	epochs := max(1, o.epochs/3)
+	epochs := o.epochs
 	if o.short {
 		epochs = 1
 	}
