@@ -201,15 +201,18 @@ func init() {
 		"prune": {
 			doc: "remove weights (prune.Prune / prune.Finetune)",
 			opts: withTrain(map[string]optSpec{
-				"method":    {kind: optString, choices: []string{"magnitude", "random", "structured", "nm"}, doc: "default magnitude"},
-				"sparsity":  {kind: optFrac, doc: "fraction of weights (units for structured) removed"},
-				"scope":     {kind: optString, choices: []string{"layer", "global"}, doc: "default layer"},
-				"layers":    {kind: optLayerF, doc: "per-layer sparsity overrides"},
-				"n":         {kind: optInt, doc: "N of N:M"},
-				"m":         {kind: optInt, doc: "M of N:M"},
-				"criterion": {kind: optString, choices: []string{"l1", "l2", "taylor"}, doc: "structured ranking"},
-				"schedule":  {kind: optString, choices: []string{"oneshot", "gradual", "iterative"}, doc: "default oneshot"},
-				"steps":     {kind: optInt, doc: "pruning events (gradual) or rounds (iterative)"},
+				"method":      {kind: optString, choices: []string{"magnitude", "random", "structured", "nm"}, doc: "default magnitude"},
+				"sparsity":    {kind: optFrac, doc: "fraction of weights (units for structured) removed"},
+				"scope":       {kind: optString, choices: []string{"layer", "global"}, doc: "default layer"},
+				"layers":      {kind: optLayerF, doc: "per-layer sparsity overrides"},
+				"n":           {kind: optInt, doc: "N of N:M"},
+				"m":           {kind: optInt, doc: "M of N:M"},
+				"criterion":   {kind: optString, choices: []string{"l1", "l2", "taylor"}, doc: "structured ranking"},
+				"schedule":    {kind: optString, choices: []string{"oneshot", "gradual", "iterative"}, doc: "default oneshot"},
+				"steps":       {kind: optInt, doc: "pruning events (gradual) or rounds (iterative)"},
+				"distill":     {kind: optBool, doc: "fine-tune with the distillation loss, the pass's input model as teacher"},
+				"temperature": {kind: optFloat, doc: "distill: default 4"},
+				"alpha":       {kind: optFrac, doc: "distill: default 0.9"},
 			}),
 			run: runPrunePass,
 		},
@@ -549,6 +552,15 @@ func runPrunePass(e *passEnv, a passArgs) error {
 		opt.X, opt.Y = s.X, s.Y
 	}
 	cfg := e.trainConfig(a, 0, "prune")
+	if a.bool("distill", false) && cfg.Epochs > 0 {
+		// The unpruned input model teaches its pruned self (its logits
+		// on the training images are computed once and cached).
+		loss, err := distill.Loss(prune.Clone(e.m), e.train.X, a.float("temperature", 4), a.float("alpha", 0.9))
+		if err != nil {
+			return fmt.Errorf("prune: distill: %w", err)
+		}
+		cfg.Loss = loss
+	}
 	var rep prune.Report
 	var err error
 	if cfg.Epochs > 0 {

@@ -34,6 +34,7 @@ func TestParseRecipeErrors(t *testing.T) {
 		{"mapping", "passes:\n  - prune: 3\n", "r.yaml:2: prune: options are a mapping"},
 		{"yaml syntax", "passes: [\n", "r.yaml: yaml: line"},
 		{"layers", "passes:\n  - prune:\n      layers: {fc1: high}\n", "r.yaml:3: prune.layers: layer fc1: want a number in [0, 1)"},
+		{"distill flag", "passes:\n  - prune:\n      distill: sometimes\n", "r.yaml:3: prune.distill: want true or false"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseRecipe("r.yaml", []byte(tc.text))
@@ -69,7 +70,7 @@ func TestCompressRecipe(t *testing.T) {
 	code, _, errs := shrinkRun(t, "train", "--arch", "mlp:32", "--epochs", "2", "-q", "-o", in)
 	require.Equal(t, 0, code, errs)
 	rec := filepath.Join(dir, "r.yaml")
-	text := "name: t\npasses:\n  - prune: {sparsity: 0.8, epochs: 1}\n  - quantize: {scheme: \"cluster:16\", epochs: 1}\n  - encode: {encoding: auto}\n"
+	text := "name: t\npasses:\n  - prune: {sparsity: 0.8, epochs: 1, distill: true}\n  - quantize: {scheme: \"cluster:16\", epochs: 1}\n  - encode: {encoding: auto}\n"
 	require.NoError(t, os.WriteFile(rec, []byte(text), 0o644))
 	out := filepath.Join(dir, "out.shrink")
 	code, stdout, errs := shrinkRun(t, "compress", in, "--recipe", rec, "-o", out, "--json", "-q", "--seed", "5")
@@ -93,6 +94,7 @@ func TestCompressRecipe(t *testing.T) {
 		require.EqualValues(t, 5, p.Seed)
 	}
 	require.Equal(t, "0.8", f.Provenance.Passes[0].Options["sparsity"])
+	require.Equal(t, "true", f.Provenance.Passes[0].Options["distill"])
 	html, err := os.ReadFile(filepath.Join(dir, "out.html"))
 	require.NoError(t, err)
 	require.Contains(t, string(html), "<td>out (out)</td>")
