@@ -88,8 +88,9 @@ type QATResult struct {
 // max (initialised by calibration on calib) and passes gradients straight
 // through inside the range.
 //
-// QAT clears any quantized form the model's weights already hold (they
-// train as float). For a Codebook scheme QAT is centroid fine-tuning instead: the weights
+// cfg.Loss, when set, replaces the label loss (e.g. distill.Loss with the
+// float model as teacher). QAT clears any quantized form the model's
+// weights already hold (they train as float). For a Codebook scheme QAT is centroid fine-tuning instead: the weights
 // are clustered once (Quantize must have run) and after each step every
 // centroid becomes the mean of its cluster's updated weights.
 func QAT(ctx context.Context, m *nn.Model, train, calib *data.Set, opt Options, cfg nn.TrainConfig) (QATResult, error) {
@@ -142,7 +143,8 @@ func QAT(ctx context.Context, m *nn.Model, train, calib *data.Set, opt Options, 
 	for i, t := range quant {
 		shadow[i] = make([]float32, len(t.layer.Weight().W))
 	}
-	cfg.Step = func(wm *nn.Model, x *nn.Tensor, labels []int, _ []int) (float64, *nn.Tensor) {
+	lossFn := cfg.Loss // e.g. a distillation loss; nil means labels only
+	cfg.Step = func(wm *nn.Model, x *nn.Tensor, labels []int, idx []int) (float64, *nn.Tensor) {
 		for i, t := range quant {
 			w := t.layer.Weight()
 			copy(shadow[i], w.W)
@@ -150,7 +152,13 @@ func QAT(ctx context.Context, m *nn.Model, train, calib *data.Set, opt Options, 
 			Dequantize(opt.Scheme.Quantize(w.W, rows, len(w.W)/rows), w.W)
 		}
 		z := wm.Forward(x)
-		loss, g := nn.SoftmaxCrossEntropy(z, labels)
+		var loss float64
+		var g *nn.Tensor
+		if lossFn != nil {
+			loss, g = lossFn(z, labels, idx)
+		} else {
+			loss, g = nn.SoftmaxCrossEntropy(z, labels)
+		}
 		wm.Backward(g)
 		for i, t := range quant {
 			copy(t.layer.Weight().W, shadow[i])

@@ -148,3 +148,21 @@ func TestONNXDirect(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &ev))
 	require.Greater(t, ev["accuracy"].(float64), 0.5)
 }
+
+// TestQuantizeTeacher: QAT can distil from a teacher; the flag needs QAT.
+func TestQuantizeTeacher(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.shrink")
+	code, _, errs := shrinkRun(t, "train", "--arch", "mlp:16", "--data", blobs, "--epochs", "15", "--batch", "16", "--lr", "0.01", "-q", "-o", model)
+	require.Equal(t, 0, code, errs)
+	out := filepath.Join(dir, "q.shrink")
+	code, _, errs = shrinkRun(t, "quantize", model, "--scheme", "int4", "--granularity", "block:4", "--teacher", model, "-q", "-o", out)
+	require.Equal(t, exitUsage, code, errs)
+	require.Contains(t, errs, "--qat-epochs")
+	code, stdout, errs := shrinkRun(t, "quantize", model, "--scheme", "int4", "--granularity", "block:4", "--qat-epochs", "1", "--lr", "0.001", "--teacher", model, "-q", "--json", "-o", out)
+	require.Equal(t, 0, code, errs)
+	var r map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &r))
+	require.Greater(t, r["accuracy_before"].(float64), 0.85)
+	require.Greater(t, r["accuracy"].(float64), 0.8)
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/shrink-ml/shrink/distill"
 	"github.com/shrink-ml/shrink/format"
 	"github.com/shrink-ml/shrink/nn"
 	"github.com/shrink-ml/shrink/quantize"
@@ -26,6 +27,9 @@ type quantizeOptions struct {
 	observer       string
 	calib          int
 	qatEpochs      int
+	teacher        string
+	temperature    float64
+	alpha          float64
 	batch          int
 	lr             float64
 	keepFloat      []string
@@ -74,6 +78,9 @@ of the training part of the data set, never the test part.`,
 	f.StringVar(&o.observer, "observer", "minmax", "static calibration: minmax, ema, percentile:P, mse or entropy")
 	f.IntVar(&o.calib, "calib", 512, "calibration samples drawn (seeded) from the training data")
 	f.IntVar(&o.qatEpochs, "qat-epochs", 0, "quantization-aware fine-tuning epochs (for cluster:K: centroid fine-tuning)")
+	f.StringVar(&o.teacher, "teacher", "", "fine-tune (--qat-epochs) by distillation from this model, e.g. the float one")
+	f.Float64Var(&o.temperature, "temperature", 4, "distillation temperature (with --teacher)")
+	f.Float64Var(&o.alpha, "alpha", 0.9, "weight of the soft-target loss (with --teacher)")
 	f.IntVar(&o.batch, "batch", 128, "QAT mini-batch size")
 	f.Float64Var(&o.lr, "lr", 1e-4, "QAT learning rate (Adam, cosine schedule)")
 	f.StringSliceVar(&o.keepFloat, "keep-float", nil, "layers to keep in float32 (comma-separated names, see `shrink inspect`)")
@@ -146,7 +153,7 @@ func (o *quantizeOptions) parse() (quantize.Options, error) {
 func (o *quantizeOptions) passOptions() map[string]string {
 	return map[string]string{
 		"scheme": o.scheme, "granularity": o.granularity, "activations": o.activations, "observer": o.observer,
-		"calib": strconv.Itoa(o.calib), "qat_epochs": strconv.Itoa(o.qatEpochs), "keep_float": strings.Join(o.keepFloat, ","),
+		"calib": strconv.Itoa(o.calib), "qat_epochs": strconv.Itoa(o.qatEpochs), "teacher": o.teacher, "keep_float": strings.Join(o.keepFloat, ","),
 		"bias_correction": strconv.FormatBool(o.biasCorrection), "lr": strconv.FormatFloat(o.lr, 'g', -1, 64), "batch": strconv.Itoa(o.batch),
 	}
 }
@@ -189,6 +196,21 @@ func runQuantize(ctx context.Context, g *globals, o *quantizeOptions) error {
 	cfg := nn.TrainConfig{Epochs: o.qatEpochs, Batch: o.batch, Optimizer: "adam",
 		Schedule: nn.Schedule{Kind: "cosine", Base: o.lr}, Seed: uint64(g.seed)}
 	cfg.OnBatch, cfg.OnEpoch = trainProgress(g, "qat", o.qatEpochs)
+	if o.teacher != "" {
+		if o.qatEpochs == 0 {
+			return usagef("--teacher needs --qat-epochs > 0")
+		}
+		tf, err := loadModel(o.teacher)
+		if err != nil {
+			return fmt.Errorf("--teacher: %w", err)
+		}
+		if err := checkFits(tf.Model, ds); err != nil {
+			return fmt.Errorf("--teacher %s: %w", o.teacher, err)
+		}
+		if cfg.Loss, err = distill.Loss(tf.Model, ds.Train.X, o.temperature, o.alpha); err != nil {
+			return fmt.Errorf("--teacher %s: %w", o.teacher, err)
+		}
+	}
 	_, codebook := opt.Scheme.(quantize.Codebook)
 	if o.qatEpochs > 0 && !o.dryRun && !codebook {
 		qr, err := quantize.QAT(ctx, m, ds.Train, ds.Train, opt, cfg)
