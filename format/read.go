@@ -115,7 +115,7 @@ func Decode(b []byte) (*File, error) {
 			return nil, corrupt("tensor %q: listed twice", e.Name)
 		}
 		seen[e.Name] = true
-		if !equalInts(e.Shape, p.Shape) {
+		if !slices.Equal(e.Shape, p.Shape) {
 			return nil, corrupt("tensor %q: shape %v, the architecture says %v", e.Name, e.Shape, p.Shape)
 		}
 		byName[e.Name] = e

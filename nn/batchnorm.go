@@ -14,8 +14,8 @@ type BatchNorm struct {
 	base
 	Eps, Momentum float64
 	Gamma, Beta   *Param
-	Mean, Var     *Param // running statistics (buffers, not trained)
-	xhat          []float32
+	Mean, Var     *Param    // running statistics (buffers, not trained)
+	xhat, y, dx   []float32 // training buffers, reused across batches
 	invStd        []float64
 }
 
@@ -94,12 +94,12 @@ func (b *BatchNorm) Forward(x *Tensor) *Tensor {
 		b.Mean.W[j] = float32((1-b.Momentum)*float64(b.Mean.W[j]) + b.Momentum*mean[j])
 		b.Var.W[j] = float32((1-b.Momentum)*float64(b.Var.W[j]) + b.Momentum*unbiased)
 	}
-	b.xhat = make([]float32, len(x.Data))
-	y := &Tensor{N: x.N, Shape: b.out, Data: make([]float32, len(x.Data))}
+	xhat := reuse(&b.xhat, len(x.Data))
+	y := &Tensor{N: x.N, Shape: b.out, Data: reuse(&b.y, len(x.Data))}
 	for i, v := range x.Data {
 		j := i % c
 		h := float32((float64(v) - mean[j]) * b.invStd[j])
-		b.xhat[i] = h
+		xhat[i] = h
 		y.Data[i] = b.Gamma.W[j]*h + b.Beta.W[j]
 	}
 	return y
@@ -122,7 +122,7 @@ func (b *BatchNorm) Backward(dy *Tensor) *Tensor {
 		b.Beta.Grad[j] += float32(sum[j])
 		b.Gamma.Grad[j] += float32(sumx[j])
 	}
-	dx := &Tensor{N: dy.N, Shape: b.in, Data: make([]float32, len(dy.Data))}
+	dx := &Tensor{N: dy.N, Shape: b.in, Data: reuse(&b.dx, len(dy.Data))}
 	r := float64(rows)
 	for i, g := range dy.Data {
 		j := i % c

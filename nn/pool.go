@@ -9,7 +9,8 @@ type Pool2D struct {
 	base
 	Max       bool
 	K, Stride int
-	arg       []int32 // training: index into the input of each max
+	arg       []int32   // training: index into the input of each max
+	y         []float32 // training: the output buffer, reused across batches
 }
 
 // NewMaxPool2D returns a max-pooling layer.
@@ -44,9 +45,18 @@ func (p *Pool2D) Params() []*Param { return nil }
 func (p *Pool2D) MACs() int64 { return 0 }
 
 func (p *Pool2D) run(x *Tensor, keep bool) *Tensor {
-	y := NewTensor(x.N, p.out)
-	if keep && p.Max {
-		p.arg = make([]int32, len(y.Data))
+	var y *Tensor
+	if keep {
+		// Every output (and arg) element is written below.
+		y = &Tensor{N: x.N, Shape: p.out, Data: reuse(&p.y, x.N*p.out.Size())}
+		if p.Max {
+			if cap(p.arg) < len(y.Data) {
+				p.arg = make([]int32, len(y.Data))
+			}
+			p.arg = p.arg[:len(y.Data)]
+		}
+	} else {
+		y = NewTensor(x.N, p.out)
 	}
 	isz, osz := p.in.Size(), p.out.Size()
 	parallelFor(x.N*isz, func(lo, hi int) {

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"os"
+
+	"github.com/shrink-ml/shrink/internal/atomicfile"
 )
 
 // Page is a self-contained HTML report: a title, some paragraphs and a list
@@ -108,7 +109,7 @@ func SaveHTML(path string, p *Page) error {
 	if err := WriteHTML(&b, p); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, b.Bytes()); err != nil {
 		return fmt.Errorf("report: writing the HTML report: %w", err)
 	}
 	return nil

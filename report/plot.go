@@ -6,10 +6,11 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/shrink-ml/shrink/internal/atomicfile"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -170,7 +171,7 @@ func SavePlots(path string, rows []Row, title string) error {
 	if err := WritePlots(&b, f, rows, title); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, b.Bytes()); err != nil {
 		return fmt.Errorf("report: writing the plot: %w", err)
 	}
 	return nil

@@ -65,6 +65,33 @@ func loadData(d *dataFlags, seed int64, rec *format.File) (*data.Data, error) {
 	return ds, nil
 }
 
+// loadSplit reads a model and the part of a data set (split "test" or
+// "train") it is to run on, and checks that the samples fit the model.
+func loadSplit(g *globals, path string, d *dataFlags, split string) (*format.File, *data.Data, *data.Set, error) {
+	if split != "test" && split != "train" {
+		return nil, nil, nil, usagef("--split %q: want test or train", split)
+	}
+	f, err := loadModel(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ds, err := loadData(d, g.seed, f)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	set := ds.Test
+	if split == "train" {
+		set = ds.Train
+	}
+	if set == nil || set.Len() == 0 {
+		return nil, nil, nil, fmt.Errorf("--data %s: the %s part is empty", ds.Name, split)
+	}
+	if !nn.Shape(set.Shape).Equal(f.Model.Input) {
+		return nil, nil, nil, fmt.Errorf("%s: data set %s has samples of shape %v but the model takes %v", path, ds.Name, nn.Shape(set.Shape), f.Model.Input)
+	}
+	return f, ds, set, nil
+}
+
 // readNative reads a native model file.
 func readNative(path string) (*format.File, error) {
 	f, err := format.Read(path)

@@ -59,26 +59,12 @@ type evalResult struct {
 }
 
 func runEval(g *globals, o *evalOptions) error {
-	if o.split != "test" && o.split != "train" {
-		return usagef("--split %q: want test or train", o.split)
-	}
-	f, err := loadModel(o.model)
-	if err != nil {
-		return err
-	}
-	ds, err := loadData(&o.data, g.seed, f)
+	f, ds, set, err := loadSplit(g, o.model, &o.data, o.split)
 	if err != nil {
 		return err
 	}
 	if err := checkFits(f.Model, ds); err != nil {
 		return fmt.Errorf("%s: %w", o.model, err)
-	}
-	set := ds.Test
-	if o.split == "train" {
-		set = ds.Train
-	}
-	if set == nil || set.Len() == 0 {
-		return fmt.Errorf("--data %s: the %s part is empty", ds.Name, o.split)
 	}
 	ev, err := nn.Evaluate(f.Model, set.X, set.Y)
 	if err != nil {

@@ -2,14 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
+	"github.com/shrink-ml/shrink/internal/atomicfile"
 	"github.com/shrink-ml/shrink/nn"
 )
 
@@ -52,26 +52,9 @@ the way to check a model against another runtime (see bench/onnx).`,
 }
 
 func runPredict(g *globals, o *predictOptions) error {
-	if o.split != "test" && o.split != "train" {
-		return usagef("--split %q: want test or train", o.split)
-	}
-	f, err := loadModel(o.model)
+	f, _, set, err := loadSplit(g, o.model, &o.data, o.split)
 	if err != nil {
 		return err
-	}
-	ds, err := loadData(&o.data, g.seed, f)
-	if err != nil {
-		return err
-	}
-	set := ds.Test
-	if o.split == "train" {
-		set = ds.Train
-	}
-	if set == nil || set.Len() == 0 {
-		return fmt.Errorf("--data %s: the %s part is empty", ds.Name, o.split)
-	}
-	if !nn.Shape(set.Shape).Equal(f.Model.Input) {
-		return fmt.Errorf("%s: data set %s has samples of shape %v but the model takes %v", o.model, ds.Name, nn.Shape(set.Shape), f.Model.Input)
 	}
 	z, err := nn.Logits(f.Model, set.X)
 	if err != nil {
@@ -80,19 +63,11 @@ func runPredict(g *globals, o *predictOptions) error {
 	if o.out == "" {
 		return writePredictions(g.stdout, z, set.Y, f.Model.Classes(), o.logits)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(o.out), "."+filepath.Base(o.out)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := writePredictions(tmp, z, set.Y, f.Model.Classes(), o.logits); err != nil {
-		tmp.Close()
+	var b bytes.Buffer
+	if err := writePredictions(&b, z, set.Y, f.Model.Classes(), o.logits); err != nil {
 		return fmt.Errorf("%s: %w", o.out, err)
 	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("%s: %w", o.out, err)
-	}
-	if err := os.Rename(tmp.Name(), o.out); err != nil {
+	if err := atomicfile.WriteFile(o.out, b.Bytes()); err != nil {
 		return err
 	}
 	g.logf("wrote %d predictions to %s\n", len(z)/f.Model.Classes(), o.out)

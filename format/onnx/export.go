@@ -4,12 +4,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/shrink-ml/shrink/internal/atomicfile"
 	"github.com/shrink-ml/shrink/nn"
 )
 
@@ -172,34 +171,10 @@ func WriteFile(path string, m *nn.Model, o ExportOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r, writeAtomic(path, b)
-}
-
-// writeAtomic writes b to a temporary file next to path and renames it.
-func writeAtomic(path string, b []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("onnx: %w", err)
+	if err := atomicfile.WriteFile(path, b); err != nil {
+		return r, fmt.Errorf("onnx: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(b); err != nil {
-		return fmt.Errorf("onnx: %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("onnx: %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("onnx: %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("onnx: %w", err)
-	}
-	return nil
+	return r, nil
 }
 
 // exporter builds the graph layer by layer.

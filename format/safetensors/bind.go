@@ -2,10 +2,12 @@ package safetensors
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/shrink-ml/shrink/internal/atomicfile"
 	"github.com/shrink-ml/shrink/nn"
 )
 
@@ -105,7 +107,10 @@ func WriteFile(path string, m *nn.Model, meta map[string]string, f16 bool) error
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, b)
+	if err := atomicfile.WriteFile(path, b); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
+	}
+	return nil
 }
 
 // ignored reports tensors a PyTorch state_dict holds that shrink does not
@@ -184,7 +189,7 @@ func Bind(m *nn.Model, f *File) error {
 			if t.Data == nil {
 				return fmt.Errorf("safetensors: tensor %q has dtype %s (want F32, F16, BF16 or F64)", name, t.DType)
 			}
-			if !equalInts(t.Shape, s.shape) {
+			if !slices.Equal(t.Shape, s.shape) {
 				return fmt.Errorf("safetensors: tensor %q has shape %v, layer %q (%s) needs %v", name, t.Shape, s.layer.Name(), s.layer.Kind(), s.shape)
 			}
 			used[name] = true
@@ -210,18 +215,6 @@ func Bind(m *nn.Model, f *File) error {
 		}
 	}
 	return nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // natural compares dotted names component by component, numbers by value.

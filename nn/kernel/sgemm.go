@@ -286,34 +286,10 @@ func gemmSerial(g *gemmArgs, kern microKernel) {
 	}
 	for jc := 0; jc < n; jc += ncBlock {
 		nc := min(ncBlock, n-jc)
-		ncPad := (nc + nr - 1) / nr * nr
 		for pc := 0; pc < k; pc += kcBlock {
 			kc := min(kcBlock, k-pc)
-			var bp []float32
-			if g.pb != nil {
-				bp = g.pb.block(pc, g.pbCol+jc, kc)
-			} else {
-				w.pb = grow(w.pb, kc*ncPad)
-				packB(w.pb, g.transB, g.b, g.ldb, pc, jc, kc, nc)
-				bp = w.pb
-			}
-			beta, flags := g.beta, 0
-			if pc > 0 {
-				beta = 1
-			}
-			if beta != 0 {
-				flags |= flagBeta
-			}
-			var bias []float32
-			if pc+kc == k {
-				if g.bias != nil {
-					flags |= flagBias
-					bias = g.bias[jc : jc+nc]
-				}
-				if g.relu {
-					flags |= flagRelu
-				}
-			}
+			bp := g.panelB(w, pc, jc, kc, nc)
+			beta, bias, flags := g.epilogue(pc, kc, jc, nc)
 			for ic := 0; ic < m; ic += mcBlock {
 				mc := min(mcBlock, m-ic)
 				if dk != nil {
@@ -329,23 +305,51 @@ func gemmSerial(g *gemmArgs, kern microKernel) {
 	}
 }
 
+// panelB returns the packed panels of op(B) for depth block pc (of depth
+// kc) and column block jc (of width nc): the pre-packed ones, or B packed
+// into the workspace.
+func (g *gemmArgs) panelB(w *workspace, pc, jc, kc, nc int) []float32 {
+	if g.pb != nil {
+		return g.pb.block(pc, g.pbCol+jc, kc)
+	}
+	w.pb = grow(w.pb, kc*((nc+nr-1)/nr*nr))
+	packB(w.pb, g.transB, g.b, g.ldb, pc, jc, kc, nc)
+	return w.pb
+}
+
+// epilogue returns what the micro-kernels apply to depth block pc (of depth
+// kc) in column block jc (of width nc): beta (the first block scales C, the
+// later ones accumulate), the bias and ReLU on the last block only, and the
+// matching flags.
+func (g *gemmArgs) epilogue(pc, kc, jc, nc int) (beta float32, bias []float32, flags int) {
+	beta = g.beta
+	if pc > 0 {
+		beta = 1
+	}
+	if beta != 0 {
+		flags |= flagBeta
+	}
+	if pc+kc == g.k {
+		if g.bias != nil {
+			flags |= flagBias
+			bias = g.bias[jc : jc+nc]
+		}
+		if g.relu {
+			flags |= flagRelu
+		}
+	}
+	return beta, bias, flags
+}
+
 // gemvSerial is gemmSerial for m = 1 with a row kernel: A's single row is
 // used in place (gathered when transposed), B packed or pre-packed.
 func gemvSerial(g *gemmArgs, rk rowKernel, w *workspace) {
 	n, k := g.n, g.k
 	for jc := 0; jc < n; jc += ncBlock {
 		nc := min(ncBlock, n-jc)
-		ncPad := (nc + nr - 1) / nr * nr
 		for pc := 0; pc < k; pc += kcBlock {
 			kc := min(kcBlock, k-pc)
-			var bp []float32
-			if g.pb != nil {
-				bp = g.pb.block(pc, g.pbCol+jc, kc)
-			} else {
-				w.pb = grow(w.pb, kc*ncPad)
-				packB(w.pb, g.transB, g.b, g.ldb, pc, jc, kc, nc)
-				bp = w.pb
-			}
+			bp := g.panelB(w, pc, jc, kc, nc)
 			var a []float32
 			if g.transA {
 				w.pa = grow(w.pa, kc)
@@ -356,23 +360,7 @@ func gemvSerial(g *gemmArgs, rk rowKernel, w *workspace) {
 			} else {
 				a = g.a[pc : pc+kc]
 			}
-			beta, flags := g.beta, 0
-			if pc > 0 {
-				beta = 1
-			}
-			if beta != 0 {
-				flags |= flagBeta
-			}
-			var bias []float32
-			if pc+kc == k {
-				if g.bias != nil {
-					flags |= flagBias
-					bias = g.bias[jc : jc+nc]
-				}
-				if g.relu {
-					flags |= flagRelu
-				}
-			}
+			beta, bias, flags := g.epilogue(pc, kc, jc, nc)
 			rk(kc, a, bp, nc, g.c[jc:jc+nc], g.alpha, beta, bias, flags)
 		}
 	}
