@@ -10,7 +10,7 @@ type Accel interface {
 	// set. x and y are row-major with rows of in and out values. It must be
 	// safe for concurrent use.
 	Run(n int, x, y []float32, relu bool)
-	// Name says which path runs ("int8", "sparse-csr", …), for reports.
+	// Name says which path runs ("int8", "sparse", …), for reports.
 	Name() string
 }
 

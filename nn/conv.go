@@ -83,9 +83,10 @@ func (c *Conv2D) gemm(n int, cols, y []float32, relu bool) {
 func (c *Conv2D) Infer(x *Tensor) *Tensor { return c.inferAct(x, false) }
 
 func (c *Conv2D) inferAct(x *Tensor, relu bool) *Tensor {
-	cols := make([]float32, x.N*c.out[0]*c.out[1]*c.KH*c.KW*c.in[2])
-	c.im2col(x, cols)
-	y := NewTensor(x.N, c.out)
+	cols := getScratch(x.N * c.out[0] * c.out[1] * c.KH * c.KW * c.in[2])
+	defer putScratch(cols)
+	c.im2col(x, cols)                 // writes every element, padding included
+	y := newScratchTensor(x.N, c.out) // both paths write every element
 	if c.accel != nil {
 		c.accel.Run(x.N*c.out[0]*c.out[1], cols, y.Data, relu)
 		return y

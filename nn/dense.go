@@ -47,7 +47,7 @@ func (d *Dense) Infer(x *Tensor) *Tensor { return d.inferAct(x, false) }
 
 // inferAct is Infer with an optional fused ReLU.
 func (d *Dense) inferAct(x *Tensor, relu bool) *Tensor {
-	y := NewTensor(x.N, d.out)
+	y := newScratchTensor(x.N, d.out) // both paths write every element
 	if d.accel != nil {
 		d.accel.Run(x.N, x.Data, y.Data, relu)
 		return y

@@ -103,7 +103,8 @@ func (m *Model) Layer(name string) Layer {
 func (m *Model) Infer(x *Tensor) *Tensor {
 	workers := runtime.GOMAXPROCS(0)
 	if x.N < 2*inferChunk || workers == 1 {
-		return m.inferSeq(x)
+		y, _ := m.inferSeq(x)
+		return y
 	}
 	k := m.Classes()
 	out := NewTensor(x.N, Shape{k})
@@ -115,8 +116,11 @@ func (m *Model) Infer(x *Tensor) *Tensor {
 		wg.Add(1)
 		go func(lo, hi int) {
 			defer wg.Done()
-			y := m.inferSeq(FromData(hi-lo, m.Input, x.Data[lo*d:hi*d]))
+			y, owned := m.inferSeq(FromData(hi-lo, m.Input, x.Data[lo*d:hi*d]))
 			copy(out.Data[lo*k:hi*k], y.Data)
+			if owned {
+				putScratch(y.Data)
+			}
 		}(lo, hi)
 	}
 	wg.Wait()
@@ -126,24 +130,39 @@ func (m *Model) Infer(x *Tensor) *Tensor {
 // inferChunk is the batch size below which Infer stays on one goroutine.
 const inferChunk = 64
 
-func (m *Model) inferSeq(x *Tensor) *Tensor {
+// inferSeq runs the layers in order on the calling goroutine. A layer
+// output from the scratch pool goes back to it once the next layer has
+// produced its own output, unless that output shares its data (a view).
+// The caller's input (and any view of it) is never recycled; owned reports
+// whether the returned logits are a scratch buffer the caller may recycle.
+func (m *Model) inferSeq(x *Tensor) (logits *Tensor, owned bool) {
 	for i := 0; i < len(m.Layers); i++ {
 		l := m.Layers[i]
+		var y *Tensor
+		fused := false
 		if i+1 < len(m.Layers) && m.Layers[i+1].Kind() == "relu" {
 			switch t := l.(type) {
 			case *Dense:
-				x = t.inferAct(x, true) // fused ReLU epilogue
-				i++
-				continue
+				y, fused = t.inferAct(x, true), true // fused ReLU epilogue
 			case *Conv2D:
-				x = t.inferAct(x, true)
-				i++
-				continue
+				y, fused = t.inferAct(x, true), true
 			}
 		}
-		x = l.Infer(x)
+		if !fused {
+			y = l.Infer(x)
+		} else {
+			i++
+		}
+		view := len(x.Data) > 0 && len(y.Data) > 0 && &x.Data[0] == &y.Data[0]
+		if owned && !view {
+			putScratch(x.Data)
+		}
+		if !view {
+			owned = y.pooled
+		}
+		x = y
 	}
-	return x
+	return x, owned
 }
 
 // Forward runs the training forward pass, keeping what Backward needs.

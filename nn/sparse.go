@@ -3,27 +3,36 @@ package nn
 import "github.com/shrink-ml/shrink/nn/kernel"
 
 // sparseF32 is the sparse inference path of a pruned dense or convolution
-// layer: the float32 weights in CSR form, run with kernel.SpMM for batches
-// where kernel.SparseFaster says the sparse kernel wins, and with the
-// packed dense GEMM otherwise (the crossover depends on the batch size, so
-// the choice is made per call).
+// layer: the float32 weights in SELL-8 form for batches of one to three
+// rows (kernel.SpMV) and in CSR form for larger ones (kernel.SpMM), used
+// where kernel.SparseFaster says the sparse kernel wins, and the packed
+// dense GEMM otherwise (the crossover depends on the batch size, so the
+// choice is made per call).
 type sparseF32 struct {
 	csr  *kernel.CSR
+	sell *kernel.SELL // batch-1 layout, nil when the layer is too wide
 	pb   *kernel.PackedB
 	bias []float32
 }
 
 // Run implements Accel.
 func (s *sparseF32) Run(n int, x, y []float32, relu bool) {
-	if kernel.SparseFaster(n, s.csr.Rows, s.csr.Cols, s.csr.NNZ()) {
-		kernel.SpMM(n, x, s.csr.Cols, s.csr, s.bias, relu, y, s.csr.Rows)
+	rows, cols := s.csr.Rows, s.csr.Cols
+	if !kernel.SparseFaster(n, rows, cols, s.csr.NNZ()) {
+		kernel.SgemmBiasActPacked(n, x, cols, s.pb, s.bias, relu, y, rows)
 		return
 	}
-	kernel.SgemmBiasActPacked(n, x, s.csr.Cols, s.pb, s.bias, relu, y, s.csr.Rows)
+	if n < kernel.SpMVMaxBatch && s.sell != nil {
+		for i := range n {
+			kernel.SpMV(x[i*cols:(i+1)*cols], s.sell, s.bias, relu, y[i*rows:(i+1)*rows])
+		}
+		return
+	}
+	kernel.SpMM(n, x, cols, s.csr, s.bias, relu, y, rows)
 }
 
 // Name implements Accel.
-func (s *sparseF32) Name() string { return "sparse-csr" }
+func (s *sparseF32) Name() string { return "sparse" }
 
 // sparseBatches are the batch sizes at which a layer is worth a sparse
 // path: single images (latency) and large batches (throughput).
@@ -45,8 +54,14 @@ func buildSparse(l Accelerated) Accel {
 	if !faster {
 		return nil
 	}
+	csr := kernel.NewCSR(w.W, rows, cols)
+	var sell *kernel.SELL
+	if cols <= kernel.SELLMaxCols {
+		sell = kernel.NewSELL(csr)
+	}
 	return &sparseF32{
-		csr:  kernel.NewCSR(w.W, rows, cols),
+		csr:  csr,
+		sell: sell,
 		pb:   kernel.PackB(true, cols, rows, w.W, cols),
 		bias: l.Bias().W,
 	}

@@ -44,8 +44,8 @@ func TestSparsePathMatchesDense(t *testing.T) {
 		want := m.Infer(x)
 		m.Prepare()
 		paths := m.Paths()
-		require.Equal(t, "sparse-csr", paths["conv1"])
-		require.Equal(t, "sparse-csr", paths["fc1"])
+		require.Equal(t, "sparse", paths["conv1"])
+		require.Equal(t, "sparse", paths["fc1"])
 		got := m.Infer(x)
 		var scale float64
 		for _, v := range want.Data {
@@ -71,7 +71,7 @@ func TestSparsePathOnlyWhenFaster(t *testing.T) {
 	m.Prepare()
 	w := m.Layer("fc1").(Accelerated).Weight()
 	require.True(t, kernel.SparseFaster(1, 50, 64, int(w.NonZero())))
-	require.Equal(t, "sparse-csr", m.Paths()["fc1"])
+	require.Equal(t, "sparse", m.Paths()["fc1"])
 }
 
 func BenchmarkSparseLenet300(b *testing.B) {

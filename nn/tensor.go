@@ -54,6 +54,10 @@ type Tensor struct {
 	N     int       // batch size
 	Shape Shape     // per-sample shape
 	Data  []float32 // N × Shape.Size(), row-major
+
+	// pooled marks Data as a scratch buffer that Model.Infer may recycle
+	// once the next layer has consumed it.
+	pooled bool
 }
 
 // NewTensor allocates a zeroed batch of n samples of shape s.

@@ -265,29 +265,49 @@ func spmmAccRowGo(acc, xt []float32, mb int, idx []int32, val []float32, bias fl
 	}
 }
 
-// SparseFaster reports whether SpMM on an (rows, cols) weight matrix with
-// nnz nonzeros and a batch of m input rows is expected to beat the dense
-// path, i.e. weights pre-packed with PackB and SgemmBiasActPacked (the
-// AVX2+FMA cache-blocked Sgemm of this package, bias and ReLU fused).
+// SparseFaster reports whether the sparse kernels on an (rows, cols)
+// weight matrix with nnz nonzeros and a batch of m input rows are expected
+// to beat the dense path, i.e. weights pre-packed with PackB and
+// SgemmBiasActPacked (the AVX2+FMA cache-blocked Sgemm of this package,
+// bias and ReLU fused). Batches of fewer than four rows run SpMV (SELL-8)
+// once per row, larger ones SpMM (CSR).
 //
-// Measured with `go test ./nn/kernel -run XXX -bench SpMM -benchtime 300ms`
-// on a 300×784 layer, AMD EPYC (2 vCPUs, AVX2), idle machine, after the
-// dense path gained its one-row kernels (speedup = dense time / sparse time):
+// Measured on a 2-vCPU AMD EPYC (Zen 3, AVX2), idle machine, speedup =
+// dense time / sparse time. SpMV, with `go test ./nn/kernel -run XXX -bench
+// SpMV -benchtime 2000x`:
+//
+//	sparsity        0.5   0.7   0.8   0.9   0.95
+//	300×784 (fc1)   0.47  0.79  1.12  2.03  3.76
+//	100×300 (fc2)   0.32  0.61  0.69  1.16  1.67
+//
+// The dense row kernel streams the weights, so it is slower per weight when
+// they do not fit in the 512 KB L2 (fc1's 940 KB): one row crosses over near
+// density 0.2 for such matrices and near 0.13 for smaller ones
+// (interpolating between sparsity 0.8 and 0.9). SpMM, with
+// `-bench SpMM -benchtime 300ms` on 300×784:
 //
 //	sparsity   0.3   0.5   0.6   0.7   0.8   0.9   0.95
-//	m = 1      0.20  0.24  0.36  0.34  0.43  0.72  1.13
 //	m = 256    0.58  0.69  0.85  1.04  1.50  2.08  2.44
 //
-// so batch 1 crosses over near 93% zeros (density 0.07) and batch 256 near
-// 70% zeros (density 0.3). Batches between were not measured: they take the
-// batch-1 rule, which never picks a slower path there.
+// so batch 256 crosses over near density 0.3. Batches from 4 to 63 were not
+// measured: they take density < 0.07, where CSR already won at m = 1.
 func SparseFaster(m, rows, cols, nnz int) bool {
 	if m <= 0 || rows <= 0 || cols <= 0 {
 		return false
 	}
 	density := float64(nnz) / (float64(rows) * float64(cols))
-	if m < 64 {
+	switch {
+	case m < SpMVMaxBatch && cols <= SELLMaxCols:
+		if float64(rows)*float64(cols)*4 > 1<<19 {
+			return density < 0.2
+		}
+		return density < 0.13
+	case m < 64:
 		return density < 0.07
 	}
 	return density < 0.3
 }
+
+// SpMVMaxBatch is the batch size below which a sparse layer runs SpMV once
+// per row rather than SpMM (the rule SparseFaster assumes).
+const SpMVMaxBatch = 4

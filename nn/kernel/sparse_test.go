@@ -218,8 +218,16 @@ func TestSpMMU8I8(t *testing.T) {
 
 func TestSparseFaster(t *testing.T) {
 	require.True(t, SparseFaster(1, 300, 784, 300*784/20))
-	require.False(t, SparseFaster(1, 300, 784, 300*784/10))
+	require.True(t, SparseFaster(1, 300, 784, 300*784/10))
+	require.False(t, SparseFaster(1, 300, 784, 300*784/4))
 	require.False(t, SparseFaster(1, 300, 784, 300*784/2))
+	require.True(t, SparseFaster(1, 100, 300, 100*300/20))
+	require.True(t, SparseFaster(1, 100, 300, 100*300/10))
+	require.False(t, SparseFaster(1, 100, 300, 100*300/6))
+	require.True(t, SparseFaster(1, 2, 1<<16, 2), "too wide for SELL: the CSR rule")
+	require.False(t, SparseFaster(1, 2, 1<<16, 2*(1<<16)/10))
+	require.True(t, SparseFaster(4, 300, 784, 300*784/20))
+	require.False(t, SparseFaster(4, 300, 784, 300*784/10))
 	require.True(t, SparseFaster(256, 300, 784, 300*784/5))
 	require.False(t, SparseFaster(256, 300, 784, 300*784*6/10))
 	require.False(t, SparseFaster(0, 300, 784, 0))
