@@ -55,7 +55,7 @@ func TestPruneCommand(t *testing.T) {
 	w := f.Model.Layer("fc1").(nn.Accelerated).Weight()
 	require.InDelta(t, 0.1, float64(w.NonZero())/float64(len(w.W)), 1e-3)
 	require.NotEqual(t, format.Float32, f.Encodings["fc1.weight"])
-	require.Equal(t, "sparse-csr", f.Model.Paths()["fc1"])
+	require.Equal(t, "sparse", f.Model.Paths()["fc1"])
 	require.Equal(t, "prune", f.Provenance.Passes[len(f.Provenance.Passes)-1].Name)
 	require.Equal(t, "gradual", f.Provenance.Passes[len(f.Provenance.Passes)-1].Options["schedule"])
 	require.InDelta(t, r.Accuracy, f.Provenance.Accuracy, 1e-12)
