@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/shrink-ml/shrink/data"
 	"github.com/shrink-ml/shrink/distill"
 	"github.com/shrink-ml/shrink/format"
 	"github.com/shrink-ml/shrink/nn"
@@ -104,7 +105,7 @@ training data (--val-fraction), to choose --layer-sparsity.`,
 	f.StringVar(&o.layerSparsity, "layer-sparsity", "", "per-layer overrides, e.g. fc1=0.95,fc3=0.7 (layer names from shrink inspect)")
 	f.BoolVar(&o.sensitivity, "sensitivity", false, "scan accuracy against sparsity for each layer alone, print it, and write nothing")
 	f.Float64SliceVar(&o.sensLevels, "sensitivity-levels", prune.DefaultSensitivities, "sparsities the scan tries")
-	f.Float64Var(&o.valFraction, "val-fraction", 0.1, "sensitivity: fraction of the training data (seeded) to measure on")
+	f.Float64Var(&o.valFraction, "val-fraction", 0, "carve this fraction of the training data (seeded) out as a validation split: fine-tuning trains on the rest and reports val_accuracy before, after and per epoch; the sensitivity scan measures on it (default 0.1 there)")
 	f.StringVar(&o.teacher, "teacher", "", "fine-tune by distillation from this model (e.g. the unpruned one)")
 	f.Float64Var(&o.temperature, "temperature", 4, "distillation temperature (with --teacher)")
 	f.Float64Var(&o.alpha, "alpha", 0.9, "weight of the soft-target loss (with --teacher)")
@@ -135,6 +136,9 @@ type pruneResult struct {
 	Sparsity            float64                  `json:"sparsity"` // achieved, of the original weights
 	AccuracyBefore      float64                  `json:"accuracy_before"`
 	Accuracy            float64                  `json:"accuracy"`
+	ValImages           int                      `json:"val_images,omitempty"`
+	ValAccuracyBefore   float64                  `json:"val_accuracy_before,omitempty"`
+	ValAccuracy         float64                  `json:"val_accuracy,omitempty"`
 	ParamsBefore        int64                    `json:"params_before"`
 	Params              int64                    `json:"params"`
 	NonzeroParamsBefore int64                    `json:"nonzero_params_before"`
@@ -241,8 +245,8 @@ func (o *pruneOptions) validate() (prune.Options, error) {
 	if o.lr < 0 || math.IsNaN(o.lr) || math.IsInf(o.lr, 0) {
 		return prune.Options{}, usagef("--lr %v must be positive", o.lr)
 	}
-	if !(o.valFraction > 0 && o.valFraction < 1) {
-		return prune.Options{}, usagef("--val-fraction %v must be in (0, 1)", o.valFraction)
+	if !(o.valFraction >= 0 && o.valFraction < 1) {
+		return prune.Options{}, usagef("--val-fraction %v must be in [0, 1)", o.valFraction)
 	}
 	if o.dryRun && (o.finetuneEpochs > 0 || o.schedule != "oneshot") {
 		return prune.Options{}, usagef("--dry-run does not fine-tune: drop --finetune-epochs and --schedule")
@@ -306,7 +310,11 @@ func runPrune(ctx context.Context, g *globals, o *pruneOptions) error {
 		res.Scope = o.scope
 	}
 	if o.sensitivity {
-		_, val := ds.Train.Split(o.valFraction, g.seed)
+		frac := o.valFraction
+		if frac == 0 {
+			frac = 0.1
+		}
+		_, val := ds.Train.Split(frac, g.seed)
 		g.logf("shrink prune: sensitivity of %s on %d validation images carved from the training data\n", o.model, val.Len())
 		pts, err := prune.Sensitivity(m, val.X, val.Y, o.sensLevels, opt)
 		if err != nil {
@@ -325,11 +333,23 @@ func runPrune(ctx context.Context, g *globals, o *pruneOptions) error {
 		return err
 	}
 	res.AccuracyBefore = evBefore.Accuracy
+	// With --val-fraction, fine-tuning (and a teacher's cached logits) sees
+	// only the training part; the validation part is for choosing settings.
+	train := ds.Train
+	var val *data.Set
+	if o.valFraction > 0 {
+		train, val = ds.Train.Split(o.valFraction, g.seed)
+		evVal, err := nn.Evaluate(m, val.X, val.Y)
+		if err != nil {
+			return err
+		}
+		res.ValImages, res.ValAccuracyBefore = val.Len(), evVal.Accuracy
+	}
 	stBefore := m.Stats()
 	res.ParamsBefore, res.NonzeroParamsBefore, res.MACsBefore = stBefore.Params, stBefore.NonZero, stBefore.MACs
 	beforeBytes := layerFileBytes(in.Tensors())
 	if opt.Criterion == prune.Taylor {
-		s := ds.Train.Head(512)
+		s := train.Head(512)
 		opt.X, opt.Y = s.X, s.Y
 	}
 
@@ -349,6 +369,9 @@ func runPrune(ctx context.Context, g *globals, o *pruneOptions) error {
 	} else if o.finetuneEpochs > 0 || o.schedule != "oneshot" {
 		cfg := o.trainConfig(g.seed)
 		cfg.OnBatch, cfg.OnEpoch = trainProgress(g, "prune "+o.method, o.finetuneEpochs)
+		if val != nil {
+			cfg.ValX, cfg.ValY = val.X, val.Y
+		}
 		if o.teacher != "" {
 			tf, err := loadModel(o.teacher)
 			if err != nil {
@@ -357,13 +380,13 @@ func runPrune(ctx context.Context, g *globals, o *pruneOptions) error {
 			if err := checkFits(tf.Model, ds); err != nil {
 				return fmt.Errorf("--teacher %s: %w", o.teacher, err)
 			}
-			if cfg.Loss, err = distill.Loss(tf.Model, ds.Train.X, o.temperature, o.alpha); err != nil {
+			if cfg.Loss, err = distill.Loss(tf.Model, train.X, o.temperature, o.alpha); err != nil {
 				return fmt.Errorf("--teacher %s: %w", o.teacher, err)
 			}
 		}
-		g.logf("shrink prune: %s %s to %.4g, %s schedule, fine-tuning on %d training images\n", o.model, o.method, res.Target, o.schedule, ds.Train.Len())
+		g.logf("shrink prune: %s %s to %.4g, %s schedule, fine-tuning on %d training images\n", o.model, o.method, res.Target, o.schedule, train.Len())
 		var hist []nn.EpochInfo
-		rep, hist, err = prune.Finetune(ctx, m, ds.Train.X, ds.Train.Y, opt, prune.Schedule{Kind: o.schedule, Steps: o.stepCount()}, cfg)
+		rep, hist, err = prune.Finetune(ctx, m, train.X, train.Y, opt, prune.Schedule{Kind: o.schedule, Steps: o.stepCount()}, cfg)
 		if err != nil {
 			return fmt.Errorf("pruning %s: %w", o.model, err)
 		}
@@ -378,6 +401,13 @@ func runPrune(ctx context.Context, g *globals, o *pruneOptions) error {
 		return err
 	}
 	res.Accuracy = ev.Accuracy
+	if val != nil {
+		evVal, err := nn.Evaluate(m, val.X, val.Y)
+		if err != nil {
+			return err
+		}
+		res.ValAccuracy = evVal.Accuracy
+	}
 	st := m.Stats()
 	res.Params, res.NonzeroParams, res.MACs, res.EffectiveMACs = st.Params, st.NonZero, st.MACs, st.EffectiveMACs
 	res.Sparsity = rep.Total.Sparsity
@@ -474,6 +504,9 @@ func (o *pruneOptions) passOptions() map[string]string {
 	if o.teacher != "" {
 		p["teacher"], p["temperature"], p["alpha"] = o.teacher, fmtFloat(o.temperature), fmtFloat(o.alpha)
 	}
+	if o.valFraction > 0 && !o.sensitivity {
+		p["val_fraction"] = fmtFloat(o.valFraction)
+	}
 	return p
 }
 
@@ -512,6 +545,10 @@ func printPrune(w io.Writer, r *pruneResult) {
 	fmt.Fprintf(w, "\naccuracy %.2f%% → %.2f%% (%+.2f points); %.1f× fewer non-zero parameters; file %.1f× smaller; dense MACs %d → %d\n",
 		100*r.AccuracyBefore, 100*r.Accuracy, 100*(r.Accuracy-r.AccuracyBefore), ratio,
 		float64(r.FileBytesBefore)/math.Max(1, float64(r.FileBytes)), r.MACsBefore, r.MACs)
+	if r.ValImages > 0 {
+		fmt.Fprintf(w, "validation (%d images carved from the training data): %.2f%% → %.2f%% (%+.2f points)\n",
+			r.ValImages, 100*r.ValAccuracyBefore, 100*r.ValAccuracy, 100*(r.ValAccuracy-r.ValAccuracyBefore))
+	}
 	if r.DryRun {
 		fmt.Fprintln(w, "dry run: nothing written (accuracy without fine-tuning)")
 	} else {

@@ -66,6 +66,28 @@ func TestPruneCommand(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(stdout), &ev))
 	require.InDelta(t, r.Accuracy, ev["accuracy"], 1e-12)
 
+	// With a validation split: fine-tuning sees only the rest of the
+	// training data, and reports validation accuracy before, after and per
+	// epoch.
+	code, stdout, errs = shrinkRun(t, "prune", base, "-q", "--json", "-o", out, "--sparsity", "0.8", "--finetune-epochs", "2", "--val-fraction", "0.2")
+	require.Equal(t, 0, code, errs)
+	var rv struct {
+		ValImages         int     `json:"val_images"`
+		ValAccuracyBefore float64 `json:"val_accuracy_before"`
+		ValAccuracy       float64 `json:"val_accuracy"`
+		Epochs            []struct {
+			ValAccuracy float64 `json:"val_accuracy"`
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &rv))
+	require.Equal(t, 2000, rv.ValImages, "20%% of mnist-mini's 10k training images")
+	require.Greater(t, rv.ValAccuracyBefore, 0.5)
+	require.Len(t, rv.Epochs, 2)
+	require.InDelta(t, rv.ValAccuracy, rv.Epochs[1].ValAccuracy, 1e-12)
+	f, err = format.Read(out)
+	require.NoError(t, err)
+	require.Equal(t, "0.2", f.Provenance.Passes[len(f.Provenance.Passes)-1].Options["val_fraction"])
+
 	// Structured: half the hidden units, a smaller ordinary model.
 	r, out = prune("--method", "structured", "--sparsity", "0.5", "--criterion", "taylor")
 	require.EqualValues(t, 784*16+16+16*8+8+8*10+10, r.Params)
@@ -117,6 +139,7 @@ func TestPruneUsageErrors(t *testing.T) {
 		{"--sparsity", "0.5", "--layer-sparsity", "relu1=0.5", "-o", out},
 		{"--sparsity", "0.5", "--criterion", "l3", "-o", out},
 		{"--sparsity", "0.5", "--teacher", base, "-o", out},
+		{"--sparsity", "0.5", "--val-fraction", "1", "-o", out},
 	} {
 		code, _, errs := shrinkRun(t, append([]string{"prune", base, "-q"}, args...)...)
 		require.Equal(t, exitUsage, code, "%v: %s", args, errs)
