@@ -7,12 +7,27 @@ import (
 	"hash/crc32"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
 
 	"github.com/shrink-ml/shrink/format"
 )
 
-// parts is a model file taken apart, for tampering.
+// flagMetaZstd is the header flag of a zstd-compressed metadata section.
+const flagMetaZstd = 1
+
+// zstdFrame compresses b into one zstd frame that declares its size.
+func zstdFrame(t testing.TB, b []byte) []byte {
+	t.Helper()
+	enc, err := zstd.NewWriter(nil)
+	require.NoError(t, err)
+	defer enc.Close()
+	return enc.EncodeAll(b, nil)
+}
+
+// parts is a model file taken apart, for tampering. split and join
+// decompress and recompress a zstd metadata section (flagMetaZstd);
+// rawMeta is stored as is.
 type parts struct {
 	magic   []byte
 	version uint16
@@ -29,7 +44,15 @@ func split(t testing.TB, b []byte) *parts {
 		magic: append([]byte(nil), b[:8]...), version: binary.LittleEndian.Uint16(b[8:]),
 		flags: binary.LittleEndian.Uint16(b[10:]), data: append([]byte(nil), b[16+n:len(b)-4]...),
 	}
-	d := json.NewDecoder(bytes.NewReader(b[16 : 16+n]))
+	meta := b[16 : 16+n]
+	if p.flags&flagMetaZstd != 0 {
+		dec, err := zstd.NewReader(nil)
+		require.NoError(t, err)
+		defer dec.Close()
+		meta, err = dec.DecodeAll(meta, nil)
+		require.NoError(t, err)
+	}
+	d := json.NewDecoder(bytes.NewReader(meta))
 	d.UseNumber()
 	require.NoError(t, d.Decode(&p.meta))
 	return p
@@ -43,6 +66,9 @@ func (p *parts) join(t testing.TB) []byte {
 		var err error
 		meta, err = json.Marshal(p.meta)
 		require.NoError(t, err)
+		if p.flags&flagMetaZstd != 0 {
+			meta = zstdFrame(t, meta)
+		}
 	}
 	b := append([]byte(nil), p.magic...)
 	b = binary.LittleEndian.AppendUint16(b, p.version)
@@ -113,7 +139,9 @@ func corruptCases(t testing.TB) []corruptCase {
 		{"version 0", fixCRC(with(good, 8, 0, 0)), format.ErrCorrupt},
 		{"future version", with(good, 8, 2, 0), format.ErrVersion},
 		{"far future version", with(good, 8, 0xff, 0xff), format.ErrVersion},
-		{"unknown flags", fixCRC(with(good, 10, 1, 0)), format.ErrVersion},
+		{"unknown flags", fixCRC(with(good, 10, 2, 0)), format.ErrVersion},
+		{"unknown high flag", fixCRC(with(good, 10, 0, 0x80)), format.ErrVersion},
+		{"metadata flag on plain JSON", fixCRC(with(good, 10, 1, 0)), format.ErrCorrupt},
 		{"huge metadata length", with(good, 12, 0xff, 0xff, 0xff, 0xff), format.ErrCorrupt},
 		{"metadata length past EOF", with(good, 12, byte(len(good)-19), byte((len(good)-19)>>8), byte((len(good)-19)>>16), 0), format.ErrCorrupt},
 		{"metadata length past EOF, crc fixed", fixCRC(with(good, 12, byte(len(good)-19), byte((len(good)-19)>>8), byte((len(good)-19)>>16), 0)), format.ErrCorrupt},
@@ -235,7 +263,7 @@ func corruptCases(t testing.TB) []corruptCase {
 		)
 		break
 	}
-	return cases
+	return append(cases, entropyCorruptCases(t)...)
 }
 
 func TestCorrupt(t *testing.T) {

@@ -9,14 +9,22 @@
 //	offset  size  field
 //	0       8     magic "SHRINK\x1a\n"
 //	8       2     u16 version = 1
-//	10      2     u16 flags = 0 (no flags are defined in version 1; a reader
-//	              rejects unknown bits with ErrVersion)
-//	12      4     u32 metadata length M (at most MaxMetadata = 1 MiB)
-//	16      M     metadata: one UTF-8 JSON object (see below)
+//	10      2     u16 flags: bit 0 = the metadata is zstd-compressed; a
+//	              reader rejects unknown bits with ErrVersion
+//	12      4     u32 metadata length M, as stored (at most MaxMetadata = 1 MiB)
+//	16      M     metadata: one UTF-8 JSON object (see below), or with
+//	              flag bit 0 one zstd frame holding it
 //	16+M    D     data section: the tensors' stored bytes, back to back
 //	16+M+D  4     u32 CRC-32C (Castagnoli) of bytes [0, 16+M+D)
 //
 // D is not stored: it is what remains between the metadata and the trailer.
+//
+// With flag bit 0 the metadata is one zstd frame that declares its content
+// size, at most MaxMetadata bytes: the reader checks the declared size
+// against the cap before allocating, and the frame must decode to exactly
+// that many bytes. The writer compresses the metadata when compression is
+// on (File.Compress) and that makes it smaller; files without the flag
+// (every file written before it existed) hold plain JSON.
 //
 // The metadata object is
 //
@@ -28,7 +36,7 @@
 //	    "name":        "fc1.weight",        // "<layer name>.<param name>"
 //	    "shape":       [300, 784],          // the parameter's shape
 //	    "encoding":    1,                   // Encoding tag (see below)
-//	    "compression": "zstd",              // "zstd" or "none"
+//	    "compression": "zstd",              // "none", "zstd" or "fse"
 //	    "offset":      0,                   // from the start of the data section
 //	    "length":      862311,              // stored bytes
 //	    "raw_length":  940800,              // bytes before compression
@@ -42,28 +50,48 @@
 // With compression "zstd" the stored bytes are zstd data (the writer makes
 // one frame) that decodes to exactly raw_length bytes: a content size in a
 // frame header, if present, must equal raw_length, and decoding stops at
-// raw_length bytes. The writer compresses a tensor only when that makes it
-// smaller, and emits the tensors in model parameter order, so a model and
-// its encodings always give the same bytes. The reader accepts entries in
-// any order.
+// raw_length bytes. With compression "fse" the stored bytes are
+//
+//	uvarint P        verbatim length, P < raw_length
+//	P bytes          the first P raw bytes, as they are
+//	FSE block        one order-0 Finite State Entropy block (klauspost/
+//	                 compress/fse, as zstd codes its tables) decoding to
+//	                 the other raw_length − P bytes
+//
+// The writer sets P to the encoding's tables (the Int8 header and scales,
+// a codebook's header and centroids) so that float bytes do not spoil the
+// statistics of the codes, and stores whole-byte codes (Int8, Codebook8)
+// near their order-0 entropy: the zeros of a pruned tensor cost about the
+// binary entropy of its density. A tensor of one repeated byte is never
+// fse (zstd stores it in a few bytes).
+//
+// With compression on, the writer stores each tensor in the smallest of
+// "none", "zstd" and "fse", and a Codebook tensor as Codebook8 instead when
+// that stores smaller (they decode to the same values); the directory
+// records what was stored. It emits the tensors in model parameter order,
+// so a model and its encodings always give the same bytes. The reader
+// accepts entries in any order.
 //
 // # Reading hostile files
 //
 // Decode treats every byte as hostile and never panics. In order it checks:
 // the magic (ErrCorrupt); the version (0 is ErrCorrupt, above 1 ErrVersion);
 // the metadata length against the cap and what remains of the file; the
-// trailing checksum; the flags (ErrVersion); the JSON; the architecture, dry
-// run for its shapes and parameter counts under hard caps before nn.Build
-// allocates anything; each tensor entry (known encoding and compression,
-// raw_length equal to elements × bytes per element, offset and length inside
+// trailing checksum; the flags (ErrVersion); a compressed metadata frame's
+// declared size against MaxMetadata; the JSON; the architecture, dry run for
+// its shapes and parameter counts under hard caps before nn.Build allocates
+// anything; each tensor entry (known encoding and compression, raw_length
+// within what the encoding allows for the shape, offset and length inside
 // the data section, the entries tiling the data section with no overlap and
-// no unreferenced bytes, raw_length at most 32768 × length for zstd, the
-// total number of values at most MaxElements and at least what the
-// architecture needs); each tensor name matching
-// exactly one model parameter with the same shape; and, while decoding, the
-// decoded length (zstd stops at raw_length) and its CRC-32C. Read also
-// refuses files larger than the caps allow before reading them. All errors
-// wrap ErrCorrupt or ErrVersion.
+// no unreferenced bytes, raw_length at most 32768 × length for zstd and fse,
+// the total number of values at most MaxElements and at least what the
+// architecture needs); each tensor name matching exactly one model
+// parameter with the same shape; and, while decoding, the decoded length
+// (zstd stops at raw_length; fse stops as soon as it passes it, so a lying
+// stream allocates at most raw_length plus a small slack) and its CRC-32C,
+// which also catches the corruption FSE cannot see. Read also refuses files
+// larger than the caps allow before reading them. All errors wrap
+// ErrCorrupt or ErrVersion.
 //
 // # Encoding tags
 //
@@ -72,12 +100,16 @@
 //
 //	1  Float32           2  Float16
 //	3  Int8 (per-channel scales)   4  Int4 (blocks, low nibble first)
-//	5  Q8_0 (ggml)       6  Q4_0 (ggml)      8  Codebook (weight sharing)
+//	5  Q8_0 (ggml)       6  Q4_0 (ggml)
+//	8  Codebook (weight sharing, packed indices)
+//	9  Codebook8 (weight sharing, one byte per index)
 //	10 SparseBitmask     11 SparseBitmask16  (float32 / float16 values)
 //	12 SparseRelative    13 SparseRelative16 (relative indices, filler entries)
 //	14 CSR               15 CSR16
 //	16 SparseNM          17 SparseNM16       (N:M semi-structured)
 //
-// Tags 7 and 9 are unassigned (the tests use them as unknown tags). A
-// version 1 reader rejects any tag it does not know as ErrCorrupt.
+// Tag 7 is unassigned (the tests use it as an unknown tag). A version 1
+// reader rejects any tag or compression it does not know as ErrCorrupt; a
+// reader older than tag 9, "fse" and flag bit 0 rejects files using them
+// (ErrCorrupt for the first two, ErrVersion for the flag).
 package format

@@ -7,6 +7,7 @@ import (
 	"math"
 	"sync"
 
+	"github.com/klauspost/compress/fse"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/shrink-ml/shrink/nn"
@@ -15,9 +16,21 @@ import (
 // maxTensorBytes caps the raw bytes of one tensor (MaxElements float32s).
 const maxTensorBytes = 4 * MaxElements
 
-// maxZstdRatio bounds how many raw bytes one stored zstd byte can decode
-// to: a 128 KiB RLE block costs 4 bytes, so real frames never exceed it.
-const maxZstdRatio = 1 << 15
+// maxRatio bounds how many raw bytes one stored byte can decode to, for
+// both compressions. zstd: a 128 KiB RLE block costs 4 bytes, so real
+// frames never exceed it. fse: the writer's tables have at most 2^12
+// states, so even a symbol of normalized probability 4095/4096 costs
+// −log₂(4095/4096) ≈ 1/2839 bit, under 2^15 values per byte, and a tensor
+// of one repeated byte is never fse (fse.ErrUseRLE; zstd takes it). A
+// hostile fse stream can decode to more (zero-bit state cycles): the
+// decoder's DecompressLimit stops it at raw_length.
+const maxRatio = 1 << 15
+
+// fseSlack is how far past its DecompressLimit fse.Decompress can append
+// before it checks (it flushes 256 symbols at a time, then a tail): the
+// output buffer gets this much room so that a lying stream never makes it
+// reallocate.
+const fseSlack = 1024
 
 // zstdCodec is the package's one encoder and decoder, made on first use.
 var zstdCodec = sync.OnceValues(func() (*zstd.Encoder, *zstd.Decoder) {
@@ -55,6 +68,11 @@ type codec struct {
 	// decode fills p.W (and p.Quant) from raw bytes whose length is within
 	// rawBounds. It treats every byte as hostile and wraps ErrCorrupt.
 	decode func(p *nn.Param, raw []byte) error
+	// tables, if set, gives the length of the leading part of raw bytes
+	// that encode produced for p that holds scales or centroids rather
+	// than per-value codes; fse stores that part verbatim, so that float
+	// bytes do not spoil the codes' symbol statistics.
+	tables func(p *nn.Param, raw []byte) int
 }
 
 // codecs is the table of known encodings, by stable tag.
@@ -122,20 +140,72 @@ func decodeTensor(p *nn.Param, b []byte, e Encoding) error {
 const (
 	compressionNone = "none"
 	compressionZstd = "zstd"
+	compressionFSE  = "fse"
 )
 
-// maybeCompress returns the stored bytes and compression name: zstd when
-// asked for and smaller, else the raw bytes.
-func maybeCompress(raw []byte, compress bool) ([]byte, string) {
+// maybeCompress returns the stored bytes and compression name: when asked
+// for, the smallest of zstd, fse (with the first tables bytes verbatim) and
+// the raw bytes (raw on ties).
+func maybeCompress(raw []byte, tables int, compress bool) ([]byte, string) {
 	if !compress || len(raw) == 0 {
 		return raw, compressionNone
 	}
+	best, name := raw, compressionNone
 	enc, _ := zstdCodec()
-	z := enc.EncodeAll(raw, make([]byte, 0, len(raw)/2+64))
-	if len(z) < len(raw) {
-		return z, compressionZstd
+	if z := enc.EncodeAll(raw, make([]byte, 0, len(raw)/2+64)); len(z) < len(best) {
+		best, name = z, compressionZstd
 	}
-	return raw, compressionNone
+	if f := compressFSE(raw, tables); f != nil && len(f) < len(best) {
+		best, name = f, compressionFSE
+	}
+	return best, name
+}
+
+// compressFSE returns raw in the fse layout: uvarint P, the first P bytes
+// of raw, then one order-0 FSE block of the rest. It returns nil when fse
+// finds the rest incompressible (fse.ErrIncompressible) or one repeated
+// byte (fse.ErrUseRLE, which zstd stores in a few bytes).
+func compressFSE(raw []byte, tables int) []byte {
+	if len(raw) > maxTensorBytes || tables < 0 || tables >= len(raw) {
+		return nil
+	}
+	z, err := fse.Compress(raw[tables:], &fse.Scratch{})
+	if err != nil {
+		return nil
+	}
+	out := make([]byte, 0, binary.MaxVarintLen64+tables+len(z))
+	out = binary.AppendUvarint(out, uint64(tables))
+	out = append(out, raw[:tables]...)
+	return append(out, z...)
+}
+
+// decompressFSE decodes the fse layout (see compressFSE) to exactly rawLen
+// bytes, allocating rawLen + fseSlack at most: the FSE decoder's
+// DecompressLimit stops a stream that decodes to more as soon as it passes
+// what remains. fse.Decompress "may not detect all corruption": the
+// caller's CRC-32C of the raw bytes catches the rest.
+func decompressFSE(stored []byte, rawLen int) ([]byte, error) {
+	p, n := binary.Uvarint(stored)
+	if n <= 0 || n > binary.MaxVarintLen32 {
+		return nil, fmt.Errorf("fse: bad verbatim length: %w", ErrCorrupt)
+	}
+	if p >= uint64(rawLen) || p > uint64(len(stored)-n) {
+		return nil, fmt.Errorf("fse: %d verbatim bytes, raw_length %d, %d stored bytes: %w", p, rawLen, len(stored), ErrCorrupt)
+	}
+	tables := int(p)
+	out := make([]byte, rawLen+fseSlack)
+	copy(out, stored[n:n+tables])
+	rest := rawLen - tables
+	s := &fse.Scratch{DecompressLimit: rest + 1, Out: out[tables:tables:len(out)]}
+	got, err := fse.Decompress(stored[n+tables:], s)
+	if err != nil {
+		return nil, fmt.Errorf("fse: %v: %w", err, ErrCorrupt)
+	}
+	if len(got) != rest {
+		return nil, fmt.Errorf("fse decoded %d bytes, want %d: %w", len(got), rest, ErrCorrupt)
+	}
+	copy(out[tables:], got) // a no-op: got is out[tables:] unless fse reallocated
+	return out[:rawLen:rawLen], nil
 }
 
 // decompress returns the raw bytes of a stored tensor whose raw length has
@@ -148,25 +218,33 @@ func decompress(stored []byte, compression string, rawLen int) ([]byte, error) {
 		}
 		return stored, nil
 	case compressionZstd:
-		var h zstd.Header
-		if err := h.Decode(stored); err != nil {
-			return nil, fmt.Errorf("zstd header: %v: %w", err, ErrCorrupt)
-		}
-		if h.Skippable || (h.HasFCS && h.FrameContentSize != uint64(rawLen)) {
-			return nil, fmt.Errorf("zstd frame declares %d bytes, want %d: %w", h.FrameContentSize, rawLen, ErrCorrupt)
-		}
-		_, dec := zstdCodec()
-		out, err := dec.DecodeAll(stored, make([]byte, 0, rawLen))
-		if err != nil {
-			if errors.Is(err, ErrCorrupt) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("zstd: %v: %w", err, ErrCorrupt)
-		}
-		if len(out) != rawLen {
-			return nil, fmt.Errorf("zstd decoded %d bytes, want %d: %w", len(out), rawLen, ErrCorrupt)
-		}
-		return out, nil
+		return decompressZstd(stored, rawLen)
+	case compressionFSE:
+		return decompressFSE(stored, rawLen)
 	}
 	return nil, fmt.Errorf("unknown compression %q: %w", compression, ErrCorrupt)
+}
+
+// decompressZstd decodes zstd data to exactly rawLen bytes: a declared
+// content size must match, and decoding stops at rawLen.
+func decompressZstd(stored []byte, rawLen int) ([]byte, error) {
+	var h zstd.Header
+	if err := h.Decode(stored); err != nil {
+		return nil, fmt.Errorf("zstd header: %v: %w", err, ErrCorrupt)
+	}
+	if h.Skippable || (h.HasFCS && h.FrameContentSize != uint64(rawLen)) {
+		return nil, fmt.Errorf("zstd frame declares %d bytes, want %d: %w", h.FrameContentSize, rawLen, ErrCorrupt)
+	}
+	_, dec := zstdCodec()
+	out, err := dec.DecodeAll(stored, make([]byte, 0, rawLen))
+	if err != nil {
+		if errors.Is(err, ErrCorrupt) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("zstd: %v: %w", err, ErrCorrupt)
+	}
+	if len(out) != rawLen {
+		return nil, fmt.Errorf("zstd decoded %d bytes, want %d: %w", len(out), rawLen, ErrCorrupt)
+	}
+	return out, nil
 }

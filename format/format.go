@@ -66,8 +66,11 @@ type File struct {
 	// Encodings maps a tensor name ("fc1.weight") to its encoding; tensors
 	// not listed are stored as Float32. After Decode it lists every tensor.
 	Encodings map[string]Encoding
-	// Compress stores each tensor zstd-compressed when that is smaller. New
-	// sets it; after Decode it reports whether any tensor was compressed.
+	// Compress stores each tensor compressed (zstd or fse, whichever is
+	// smallest) when that is smaller, a Codebook tensor as Codebook8 when
+	// that stores smaller, and the metadata zstd-compressed when that is
+	// smaller. New sets it; after Decode it reports whether any tensor or
+	// the metadata was compressed.
 	Compress bool
 
 	stored []TensorInfo // set by Decode
@@ -127,7 +130,8 @@ type TensorInfo struct {
 
 // Tensors returns the stored size of every tensor, in model parameter order.
 // After Decode it describes the file as read; for a file built in memory it
-// describes what Encode would write.
+// describes what Encode would write (with compression on, a Codebook tensor
+// may be listed as Codebook8, the layout the writer would store).
 func (f *File) Tensors() []TensorInfo {
 	if f.stored != nil {
 		return append([]TensorInfo(nil), f.stored...)
@@ -137,13 +141,11 @@ func (f *File) Tensors() []TensorInfo {
 	}
 	var out []TensorInfo
 	for _, t := range modelTensors(f.Model) {
-		enc := f.encoding(t.name)
-		b, err := encodeTensor(t.p, enc)
+		st, err := storeTensor(t.p, f.encoding(t.name), f.Compress)
 		if err != nil {
 			continue
 		}
-		stored, _ := maybeCompress(b, f.Compress)
-		out = append(out, info(t.name, t.p.Shape, enc, int64(len(stored))))
+		out = append(out, info(t.name, t.p.Shape, st.enc, int64(len(st.stored))))
 	}
 	return out
 }

@@ -254,7 +254,7 @@ func TestWriteAtomic(t *testing.T) {
 	bad = format.New(mlp(t), provenance())
 	bad.Encodings = map[string]format.Encoding{"nope.weight": format.Float16}
 	require.Error(t, format.Write(p2, bad))
-	bad.Encodings = map[string]format.Encoding{"fc1.weight": 9}
+	bad.Encodings = map[string]format.Encoding{"fc1.weight": 7}
 	require.Error(t, format.Write(p2, bad))
 	entries, err = os.ReadDir(dir)
 	require.NoError(t, err)

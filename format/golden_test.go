@@ -23,6 +23,10 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/fo
 const (
 	goldenModel  = "../testdata/format/mlp-v1.shrink"
 	goldenLogits = "../testdata/format/mlp-v1.logits.json"
+	// oldModel is the golden file as written before fse, codebook8 and
+	// compressed metadata (plain JSON, zstd tensors), kept to prove that
+	// such files still read. It is never regenerated.
+	oldModel = "../testdata/format/mlp-v1-pre-fse.shrink"
 )
 
 // goldenFile is the model behind testdata/format/mlp-v1.shrink: a tiny MLP
@@ -67,6 +71,11 @@ func TestGolden(t *testing.T) {
 	require.Equal(t, format.Float16, f.Encodings["fc1.weight"])
 	require.Equal(t, format.Float32, f.Encodings["fc2.weight"])
 	require.True(t, f.Compress)
+	raw, err := os.ReadFile(goldenModel)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, binary.LittleEndian.Uint16(raw[10:]), "zstd metadata")
+	_, comp, _ := storedAs(t, raw, 0)
+	require.Equal(t, "fse", comp, "fc1.weight")
 
 	// The file still matches what the writer makes of the same model
 	// (weights, architecture, encodings).
@@ -84,6 +93,31 @@ func TestGolden(t *testing.T) {
 	require.Equal(t, []string{"fc1.weight", "fc1.bias", "bn1.gamma", "bn1.beta", "bn1.running_mean", "bn1.running_var", "fc2.weight", "fc2.bias"}, names)
 }
 
+// TestReadPreFSE reads a file written before fse, codebook8 and
+// compressed metadata: it decodes to the golden model.
+func TestReadPreFSE(t *testing.T) {
+	b, err := os.ReadFile(oldModel)
+	require.NoError(t, err)
+	require.EqualValues(t, 0, binary.LittleEndian.Uint16(b[10:]), "no flags: plain JSON metadata")
+	old, err := format.Decode(b)
+	require.NoError(t, err)
+	g, err := format.Read(goldenModel)
+	require.NoError(t, err)
+	requireSameModel(t, g, old)
+	require.Equal(t, g.Provenance, old.Provenance)
+	require.Equal(t, g.Encodings, old.Encodings)
+	require.True(t, old.Compress)
+	b, err = os.ReadFile(goldenLogits)
+	require.NoError(t, err)
+	var want goldenOutput
+	require.NoError(t, json.Unmarshal(b, &want))
+	require.Equal(t, want.Logits, logits(t, old.Model, want.Inputs))
+	// The current writer makes a smaller file of it.
+	var buf bytes.Buffer
+	require.NoError(t, format.Encode(&buf, old))
+	require.Less(t, buf.Len(), len(b))
+}
+
 func FuzzDecode(f *testing.F) {
 	seeds, _ := filepath.Glob("../testdata/format/*.shrink")
 	for _, p := range seeds {
@@ -93,6 +127,15 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add(smallFile(f, false))
 	f.Add(smallFile(f, true))
+	// fse, codebook8 (and codebook) tensors, compressed metadata.
+	f.Add(entropyFile(f, format.Codebook8, true))
+	f.Add(entropyFile(f, format.Codebook8, false))
+	f.Add(entropyFile(f, format.Codebook, true))
+	var int8z bytes.Buffer
+	g := format.New(sparseInt8Model(f), format.Provenance{Tool: "test"})
+	g.Encodings = map[string]format.Encoding{"fc1.weight": format.Int8}
+	require.NoError(f, format.Encode(&int8z, g))
+	f.Add(int8z.Bytes())
 	for _, c := range corruptCases(f) {
 		f.Add(c.b)
 	}

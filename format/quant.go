@@ -55,14 +55,24 @@ const (
 	//	indices: rows·cols values of b bits, packed LSB-first into
 	//	⌈rows·cols·b/8⌉ bytes (the last byte's spare bits are zero)
 	Codebook Encoding = 8
+	// Codebook8 (tag 9) is Codebook with one byte per index: the same
+	// header and centroids, then rows·cols bytes, each an index < K. Packed
+	// bits hide symbol boundaries from an entropy coder; whole bytes let
+	// order-0 FSE spend about −log₂ p(index) bits per value, so the zeros
+	// of a pruned tensor (the exact code of a zero centroid) cost about the
+	// binary entropy of the density. Both layouts decode to the same
+	// nn.Quant; with compression on the writer stores a codebook tensor in
+	// whichever is smaller (see File.Compress).
+	Codebook8 Encoding = 9
 )
 
 func init() {
-	codecs[Int8] = &codec{name: "int8", rawBounds: int8Bounds, encode: encodeInt8, decode: decodeInt8}
+	codecs[Int8] = &codec{name: "int8", rawBounds: int8Bounds, encode: encodeInt8, decode: decodeInt8, tables: int8Tables}
 	codecs[Int4] = &codec{name: "int4", rawBounds: int4Bounds, encode: encodeInt4, decode: decodeInt4}
 	codecs[Q8_0] = &codec{name: "q8_0", rawBounds: ggmlBounds(34), encode: encodeGGML(34), decode: decodeGGML(34)}
 	codecs[Q4_0] = &codec{name: "q4_0", rawBounds: ggmlBounds(18), encode: encodeGGML(18), decode: decodeGGML(18)}
-	codecs[Codebook] = &codec{name: "codebook", rawBounds: codebookBounds, encode: encodeCodebook, decode: decodeCodebook}
+	codecs[Codebook] = &codec{name: "codebook", rawBounds: codebookBounds, encode: encodeCodebook, decode: decodeCodebook, tables: codebookTables}
+	codecs[Codebook8] = &codec{name: "codebook8", rawBounds: codebook8Bounds, encode: encodeCodebook8, decode: decodeCodebook8, tables: codebookTables}
 }
 
 // QuantEncoding returns the encoding that stores a quantized tensor of the
@@ -140,6 +150,15 @@ func quantF32(b []byte) float32 { return math.Float32frombits(binary.LittleEndia
 const int8Header = 12
 
 func int8Bounds(n int64) (int64, int64) { return int8Header + 4 + n, int8Header + 5*n }
+
+// int8Tables is the length of the header and scales of encodeInt8's output.
+func int8Tables(p *nn.Param, raw []byte) int {
+	rows, _ := quantShape(p)
+	if len(raw) < int8Header || raw[0]&1 != 0 {
+		rows = 1
+	}
+	return min(int8Header+4*rows, len(raw))
+}
 
 func encodeInt8(p *nn.Param) ([]byte, error) {
 	q, err := needQuant(p, "int8", "int8_tensor")
@@ -450,7 +469,7 @@ func decodeGGML(blockBytes int) func(p *nn.Param, b []byte) error {
 	}
 }
 
-// --- Codebook ---
+// --- Codebook and Codebook8 ---
 
 const codebookHeader = 4
 
@@ -458,20 +477,44 @@ func codebookBounds(n int64) (int64, int64) {
 	return codebookHeader + 4*2 + (n+7)/8, codebookHeader + 4*256 + n
 }
 
-func encodeCodebook(p *nn.Param) ([]byte, error) {
+func codebook8Bounds(n int64) (int64, int64) {
+	return codebookHeader + 4*2 + n, codebookHeader + 4*256 + n
+}
+
+// codebookHead checks p's codebook quantization and returns the header and
+// centroid table both codebook layouts start with; room is the number of
+// index bytes to reserve capacity for.
+func codebookHead(p *nn.Param, room func(n, bits int) int) (*nn.Quant, []byte, error) {
 	q, err := needQuant(p, "codebook")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	k := len(q.Codebook)
 	if q.Bits < 1 || q.Bits > 8 || k < 2 || k > 1<<q.Bits {
-		return nil, fmt.Errorf("codebook: %d centroids with %d-bit indices", k, q.Bits)
+		return nil, nil, fmt.Errorf("codebook: %d centroids with %d-bit indices", k, q.Bits)
 	}
-	b := make([]byte, codebookHeader, codebookHeader+4*k+(len(q.Codes)*q.Bits+7)/8)
+	b := make([]byte, codebookHeader, codebookHeader+4*k+room(len(q.Codes), q.Bits))
 	b[0] = byte(q.Bits)
 	binary.LittleEndian.PutUint16(b[2:], uint16(k))
 	for _, c := range q.Codebook {
 		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(c))
+	}
+	return q, b, nil
+}
+
+// codebookTables is the length of the header and centroids of either
+// codebook layout.
+func codebookTables(_ *nn.Param, raw []byte) int {
+	if len(raw) < codebookHeader {
+		return 0
+	}
+	return min(codebookHeader+4*int(binary.LittleEndian.Uint16(raw[2:])), len(raw))
+}
+
+func encodeCodebook(p *nn.Param) ([]byte, error) {
+	q, b, err := codebookHead(p, func(n, bits int) int { return (n*bits + 7) / 8 })
+	if err != nil {
+		return nil, err
 	}
 	var acc uint32
 	nb := 0
@@ -490,28 +533,49 @@ func encodeCodebook(p *nn.Param) ([]byte, error) {
 	return b, nil
 }
 
-func decodeCodebook(p *nn.Param, b []byte) error {
+func encodeCodebook8(p *nn.Param) ([]byte, error) {
+	q, b, err := codebookHead(p, func(n, _ int) int { return n })
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range q.Codes {
+		b = append(b, byte(c)) // Validate (in needQuant) checked c < K ≤ 256
+	}
+	return b, nil
+}
+
+// decodeCodebookHead reads the header and centroids of either codebook
+// layout, checking that the whole length is what indexBytes(n, bits) says.
+func decodeCodebookHead(p *nn.Param, b []byte, name string, indexBytes func(n, bits int64) int64) (*nn.Quant, []byte, error) {
 	rows, cols := quantShape(p)
 	if rows == 0 || len(b) < codebookHeader {
-		return corrupt("codebook: %d bytes for shape %v", len(b), p.Shape)
+		return nil, nil, corrupt("%s: %d bytes for shape %v", name, len(b), p.Shape)
 	}
 	bits, k := int(b[0]), int(binary.LittleEndian.Uint16(b[2:]))
 	if bits < 1 || bits > 8 || b[1] != 0 || k < 2 || k > 1<<bits {
-		return corrupt("codebook: %d centroids with %d-bit indices", k, bits)
+		return nil, nil, corrupt("%s: %d centroids with %d-bit indices", name, k, bits)
 	}
 	n := len(p.W)
-	if want := int64(codebookHeader) + 4*int64(k) + (int64(n)*int64(bits)+7)/8; int64(len(b)) != want {
-		return corrupt("codebook: %d bytes, shape %v needs %d", len(b), p.Shape, want)
+	if want := int64(codebookHeader) + 4*int64(k) + indexBytes(int64(n), int64(bits)); int64(len(b)) != want {
+		return nil, nil, corrupt("%s: %d bytes, shape %v needs %d", name, len(b), p.Shape, want)
 	}
 	q := &nn.Quant{Scheme: "codebook", Bits: bits, Rows: rows, Cols: cols, Block: cols,
 		Codebook: make([]float32, k), Codes: make([]int16, n)}
 	for i := range q.Codebook {
 		q.Codebook[i] = quantF32(b[codebookHeader+4*i:])
 		if !quantFinite(q.Codebook[i]) {
-			return corrupt("codebook: centroid %d is not finite", i)
+			return nil, nil, corrupt("%s: centroid %d is not finite", name, i)
 		}
 	}
-	idx := b[codebookHeader+4*k:]
+	return q, b[codebookHeader+4*k:], nil
+}
+
+func decodeCodebook(p *nn.Param, b []byte) error {
+	q, idx, err := decodeCodebookHead(p, b, "codebook", func(n, bits int64) int64 { return (n*bits + 7) / 8 })
+	if err != nil {
+		return err
+	}
+	bits, k := q.Bits, len(q.Codebook)
 	var acc uint32
 	nb, pos := 0, 0
 	mask := uint32(1)<<bits - 1
@@ -526,6 +590,23 @@ func decodeCodebook(p *nn.Param, b []byte) error {
 		nb -= bits
 		if c >= k {
 			return corrupt("codebook: index %d of value %d, only %d centroids", c, i, k)
+		}
+		q.Codes[i] = int16(c)
+	}
+	q.Dequantize(p.W)
+	p.Quant = q
+	return nil
+}
+
+func decodeCodebook8(p *nn.Param, b []byte) error {
+	q, idx, err := decodeCodebookHead(p, b, "codebook8", func(n, _ int64) int64 { return n })
+	if err != nil {
+		return err
+	}
+	k := len(q.Codebook)
+	for i, c := range idx {
+		if int(c) >= k {
+			return corrupt("codebook8: index %d of value %d, only %d centroids", c, i, k)
 		}
 		q.Codes[i] = int16(c)
 	}

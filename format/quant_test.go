@@ -81,7 +81,12 @@ func TestQuantRoundTrip(t *testing.T) {
 			}
 			ti := g.Tensors()[0]
 			enc, _ := format.QuantEncoding(s.Name())
-			require.Equal(t, enc, ti.Encoding)
+			if enc == format.Codebook && z {
+				// Compressed, the writer keeps the smaller layout.
+				require.Contains(t, []format.Encoding{format.Codebook, format.Codebook8}, ti.Encoding, s.String())
+			} else {
+				require.Equal(t, enc, ti.Encoding, s.String())
+			}
 			if !z {
 				require.EqualValues(t, s.Bytes(40, 70), ti.Bytes, s.String())
 			}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"slices"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/shrink-ml/shrink/nn"
 )
 
@@ -73,11 +75,18 @@ func Decode(b []byte) (*File, error) {
 	if got, want := crc32.Checksum(body, castagnoli), binary.LittleEndian.Uint32(b[len(body):]); got != want {
 		return nil, corrupt("checksum mismatch (file says %08x, content has %08x): truncated or damaged", want, got)
 	}
-	if flags := binary.LittleEndian.Uint16(b[10:]); flags != 0 {
-		return nil, fmt.Errorf("format: unknown flags %#04x: %w", flags, ErrVersion)
+	flags := binary.LittleEndian.Uint16(b[10:])
+	if flags&^knownFlags != 0 {
+		return nil, fmt.Errorf("format: unknown flags %#04x: %w", flags&^knownFlags, ErrVersion)
 	}
 	meta := body[headerLen : headerLen+metaLen]
 	data := body[headerLen+metaLen:]
+	if flags&flagMetaZstd != 0 {
+		var err error
+		if meta, err = decompressMeta(meta); err != nil {
+			return nil, err
+		}
+	}
 
 	var md metadata
 	if err := json.Unmarshal(meta, &md); err != nil {
@@ -139,7 +148,7 @@ func Decode(b []byte) (*File, error) {
 			return nil, fmt.Errorf("format: tensor %q: %w", e.Name, err)
 		}
 		f.Encodings[e.Name] = e.Encoding
-		if e.Compression == compressionZstd {
+		if e.Compression != compressionNone {
 			f.Compress = true
 		}
 		f.stored = append(f.stored, info(e.Name, e.Shape, e.Encoding, e.Length))
@@ -147,8 +156,32 @@ func Decode(b []byte) (*File, error) {
 	if f.stored == nil {
 		f.stored = []TensorInfo{}
 	}
+	if flags&flagMetaZstd != 0 {
+		f.Compress = true
+	}
 	m.Prepare() // run each layer on the path its stored form calls for
 	return f, nil
+}
+
+// decompressMeta returns the JSON of a zstd-compressed metadata section.
+// The frame must declare its content size, at most MaxMetadata, before
+// anything is allocated for it.
+func decompressMeta(z []byte) ([]byte, error) {
+	var h zstd.Header
+	if err := h.Decode(z); err != nil {
+		return nil, corrupt("compressed metadata: zstd header: %v", err)
+	}
+	if h.Skippable {
+		return nil, corrupt("compressed metadata: skippable zstd frame")
+	}
+	if !h.HasFCS || h.FrameContentSize == 0 || h.FrameContentSize > MaxMetadata {
+		return nil, corrupt("compressed metadata: frame declares %d bytes (content size present: %v), the cap is %d", h.FrameContentSize, h.HasFCS, MaxMetadata)
+	}
+	meta, err := decompressZstd(z, int(h.FrameContentSize))
+	if err != nil {
+		return nil, fmt.Errorf("format: compressed metadata: %w", err)
+	}
+	return meta, nil
 }
 
 // checkDirectory validates every tensor entry against the data section
@@ -189,9 +222,9 @@ func checkDirectory(ts []tensorEntry, dataLen int64, plan archPlan) error {
 			if e.Length != e.RawLength {
 				return corrupt("tensor %q: uncompressed but length %d != raw_length %d", e.Name, e.Length, e.RawLength)
 			}
-		case compressionZstd:
-			if e.RawLength > maxZstdRatio*e.Length {
-				return corrupt("tensor %q: raw_length %d cannot come from %d zstd bytes", e.Name, e.RawLength, e.Length)
+		case compressionZstd, compressionFSE:
+			if e.RawLength > maxRatio*e.Length {
+				return corrupt("tensor %q: raw_length %d cannot come from %d %s bytes", e.Name, e.RawLength, e.Length, e.Compression)
 			}
 		default:
 			return corrupt("tensor %q: unknown compression %q", e.Name, e.Compression)

@@ -92,7 +92,7 @@ func init() {
 
 // SmallestSparse returns whichever of dense (Float32 or Float16) and the
 // sparse encodings with the same value type stores p in the fewest bytes,
-// per-tensor zstd included. Ties, quantized tensors and other dense
+// per-tensor compression included. Ties, quantized tensors and other dense
 // encodings return dense.
 func SmallestSparse(p *nn.Param, dense Encoding) Encoding {
 	var cands []Encoding
@@ -107,12 +107,11 @@ func SmallestSparse(p *nn.Param, dense Encoding) Encoding {
 		return dense
 	}
 	size := func(e Encoding) int {
-		raw, err := encodeTensor(p, e)
+		st, err := storeTensor(p, e, true)
 		if err != nil {
 			return math.MaxInt
 		}
-		stored, _ := maybeCompress(raw, true)
-		return len(stored)
+		return len(st.stored)
 	}
 	best, bestSize := dense, size(dense)
 	for _, e := range cands {

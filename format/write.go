@@ -20,6 +20,14 @@ const (
 	trailerLen = 4
 )
 
+// Header flags (u16 at offset 10).
+const (
+	// flagMetaZstd: the metadata section is one zstd frame that declares
+	// its content size (at most MaxMetadata), the JSON object.
+	flagMetaZstd uint16 = 1 << 0
+	knownFlags          = flagMetaZstd
+)
+
 // metadata is the JSON object between the header and the data section.
 type metadata struct {
 	Input      []int          `json:"input"`
@@ -38,6 +46,55 @@ type tensorEntry struct {
 	Length      int64    `json:"length"`
 	RawLength   int64    `json:"raw_length"`
 	CRC32C      uint32   `json:"crc32c"`
+}
+
+// stored is one tensor as the writer stores it.
+type stored struct {
+	enc    Encoding // the encoding actually used
+	raw    []byte   // the raw bytes in enc
+	stored []byte   // raw, compressed by comp
+	comp   string
+}
+
+// alternates lists, for an encoding, the encodings that store the same
+// values (decoding to the same nn.Param, Quant included) in another byte
+// layout; with compression on the writer keeps whichever stores smallest.
+var alternates = map[Encoding][]Encoding{
+	Codebook:  {Codebook8},
+	Codebook8: {Codebook},
+}
+
+// storeTensor encodes p in enc and compresses it when compress is set:
+// the smallest of the raw bytes, zstd and fse, over enc and its alternates
+// (enc on ties).
+func storeTensor(p *nn.Param, enc Encoding, compress bool) (stored, error) {
+	raw, err := encodeTensor(p, enc)
+	if err != nil {
+		return stored{}, err
+	}
+	b, comp := maybeCompress(raw, tablesLen(p, enc, raw), compress)
+	best := stored{enc: enc, raw: raw, stored: b, comp: comp}
+	if !compress {
+		return best, nil
+	}
+	for _, alt := range alternates[enc] {
+		raw, err := encodeTensor(p, alt)
+		if err != nil {
+			continue // enc encoded, so its alternates do; but never fail on one
+		}
+		if b, comp := maybeCompress(raw, tablesLen(p, alt, raw), true); len(b) < len(best.stored) {
+			best = stored{enc: alt, raw: raw, stored: b, comp: comp}
+		}
+	}
+	return best, nil
+}
+
+// tablesLen is the length of raw's leading scales or centroids (codec.tables).
+func tablesLen(p *nn.Param, enc Encoding, raw []byte) int {
+	if c := codecs[enc]; c != nil && c.tables != nil {
+		return c.tables(p, raw)
+	}
+	return 0
 }
 
 // Encode writes f to w in the current format version.
@@ -78,18 +135,16 @@ func encode(f *File) ([]byte, error) {
 	md := metadata{Input: m.Input, Layers: specs, Provenance: f.Provenance, Tensors: make([]tensorEntry, 0, len(ts))}
 	var data bytes.Buffer
 	for _, t := range ts {
-		enc := f.encoding(t.name)
-		raw, err := encodeTensor(t.p, enc)
+		st, err := storeTensor(t.p, f.encoding(t.name), f.Compress)
 		if err != nil {
 			return nil, fmt.Errorf("format: encode: tensor %q: %w", t.name, err)
 		}
-		stored, comp := maybeCompress(raw, f.Compress)
 		md.Tensors = append(md.Tensors, tensorEntry{
-			Name: t.name, Shape: append([]int(nil), t.p.Shape...), Encoding: enc, Compression: comp,
-			Offset: int64(data.Len()), Length: int64(len(stored)), RawLength: int64(len(raw)),
-			CRC32C: crc32.Checksum(raw, castagnoli),
+			Name: t.name, Shape: append([]int(nil), t.p.Shape...), Encoding: st.enc, Compression: st.comp,
+			Offset: int64(data.Len()), Length: int64(len(st.stored)), RawLength: int64(len(st.raw)),
+			CRC32C: crc32.Checksum(st.raw, castagnoli),
 		})
-		data.Write(stored)
+		data.Write(st.stored)
 	}
 	meta, err := json.Marshal(md)
 	if err != nil {
@@ -98,10 +153,17 @@ func encode(f *File) ([]byte, error) {
 	if len(meta) > MaxMetadata {
 		return nil, fmt.Errorf("format: encode: metadata is %d bytes, more than %d", len(meta), MaxMetadata)
 	}
+	var flags uint16
+	if f.Compress {
+		enc, _ := zstdCodec()
+		if z := enc.EncodeAll(meta, nil); len(z) < len(meta) {
+			meta, flags = z, flags|flagMetaZstd
+		}
+	}
 	out := make([]byte, 0, headerLen+len(meta)+data.Len()+trailerLen)
 	out = append(out, Magic...)
 	out = binary.LittleEndian.AppendUint16(out, Version)
-	out = binary.LittleEndian.AppendUint16(out, 0)
+	out = binary.LittleEndian.AppendUint16(out, flags)
 	out = binary.LittleEndian.AppendUint32(out, uint32(len(meta)))
 	out = append(out, meta...)
 	out = append(out, data.Bytes()...)
