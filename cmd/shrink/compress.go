@@ -689,7 +689,7 @@ func runEncodePass(e *passEnv, a passArgs) error {
 
 // encodingNames are the encodings "auto" tries, when the format package
 // knows them.
-var encodingNames = []string{"float32", "float16", "int8", "int4", "q8_0", "q4_0", "codebook", "sparse-bitmask", "sparse-relative", "csr", "sparse-nm", "sparse-bitmask-f16", "sparse-relative-f16", "csr-f16", "sparse-nm-f16"}
+var encodingNames = []string{"float32", "float16", "int8", "int4", "q8_0", "q4_0", "codebook", "codebook8", "sparse-bitmask", "sparse-relative", "csr", "sparse-nm", "sparse-bitmask-f16", "sparse-relative-f16", "csr-f16", "sparse-nm-f16"}
 
 // chooseEncodings sets f.Encodings: for "auto" the smallest encoding per
 // tensor among those the format package knows (float16 only with lossy);
