@@ -112,6 +112,8 @@ for arch in lenet300 lenet5; do
 			tune c2 lenet300 "fc1: 0.945, fc2: 0.88, fc3: 0.65" 40 12 0.001 'fc1: "cluster:8", fc3: "cluster:32"' 3
 			tune c3 lenet300 "fc1: 0.935, fc2: 0.92, fc3: 0.7" 30 12 0.001 'fc1: "cluster:4", fc3: "cluster:32"' 3
 			tune c4 lenet300 "fc1: 0.93, fc2: 0.9, fc3: 0.7" 30 12 0.001 'fc1: "cluster:4", fc3: "cluster:32"' 3
+			tune c5 lenet300 "fc1: 0.94, fc2: 0.9, fc3: 0.7" 30 12 0.001 'fc1: "cluster:8", fc3: "cluster:32"' 3
+			tune c6 lenet300 "fc1: 0.935, fc2: 0.9, fc3: 0.7" 30 12 0.001 'fc1: "cluster:8", fc2: "cluster:8", fc3: "cluster:16"' 3
 			;;
 		lenet5)
 			tune l1 lenet5 "conv1: 0.5, conv2: 0.88, fc1: 0.95, fc2: 0.8" 6 6 0.0005 'conv1: "cluster:64", fc1: "cluster:8", fc2: "cluster:32"' 1
