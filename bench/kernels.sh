@@ -26,10 +26,10 @@ SHRINK_KERNEL=generic "$BIN" bench "$MODEL" --batch 256 --json >"$OUT/bench256-g
 "$BIN" quantize "$MODEL" --data "$MNIST" --scheme int8 --activations static --quiet --json -o "$OUT/k-int8.shrink" >"$OUT/k-int8.json"
 "$BIN" prune "$MODEL" --data "$MNIST" --sparsity 0.9 --finetune-epochs 2 --quiet --json -o "$OUT/k-sparse90.shrink" >"$OUT/k-sparse90.json"
 "$BIN" prune "$MODEL" --data "$MNIST" --method structured --sparsity 0.5 --finetune-epochs 2 --quiet --json -o "$OUT/k-struct50.shrink" >"$OUT/k-struct50.json"
-for v in k-int8 k-sparse90 k-struct50; do
-	for b in 1 256; do
-		"$BIN" bench "$OUT/$v.shrink" --batch $b --json >"$OUT/bench$b-$v.json"
-	done
+# The float32 model and its compressed variants are timed in one call, their
+# runs interleaved, so that load changes on a shared machine hit them alike.
+for b in 1 256; do
+	"$BIN" bench "$MODEL" "$OUT/k-int8.shrink" "$OUT/k-sparse90.shrink" "$OUT/k-struct50.shrink" --batch $b --runs 15 --json >"$OUT/bench$b-variants.json"
 done
 torch=skipped
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
@@ -77,19 +77,20 @@ print(f"| training epoch s (batch 128, Adam) | {sum(e['seconds'] for e in eps)/l
 ep5 = j("epoch5.json")["epochs"][0]
 rss5 = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(f"{out}/epoch5.time").read()).group(1)) / 1024
 print(f"\nlenet5, one epoch on full MNIST (batch 128, Adam): {ep5['seconds']:.1f} s, {ep5['images_per_s']:.0f} images/s, peak memory {rss5:.0f} MiB.")
-print("\n## Compressed lenet300 (same run; `shrink bench MODEL --batch N`)\n")
+print("\n## Compressed lenet300 (same run; `shrink bench FLOAT32 INT8 SPARSE90 STRUCT50 --batch N --runs 15`, runs interleaved)\n")
 print("| model | path | accuracy | images/s batch 256 | vs float32 | latency µs batch 1 | vs float32 |\n|---|---|---|---|---|---|---|")
 acc = {"k-int8": j("k-int8.json").get("accuracy"), "k-sparse90": j("k-sparse90.json").get("accuracy"), "k-struct50": j("k-struct50.json").get("accuracy")}
-print(f"| lenet300 float32 | float32 | 98.51% | {b256['images_per_s']:.0f} | 1.00× | {b1['latency_us']:.1f} | 1.00× |")
-for v, name in (("k-int8", "static int8"), ("k-sparse90", "90% unstructured"), ("k-struct50", "structured, half the hidden units")):
-    x256, x1 = j(f"bench256-{v}.json"), j(f"bench1-{v}.json")
+v256, v1 = j("bench256-variants.json"), j("bench1-variants.json")
+print(f"| lenet300 float32 | float32 | 98.51% | {v256[0]['images_per_s']:.0f} | 1.00× | {v1[0]['latency_us']:.1f} | 1.00× |")
+for i, (v, name) in enumerate((("k-int8", "static int8"), ("k-sparse90", "90% unstructured"), ("k-struct50", "structured, half the hidden units")), 1):
+    x256, x1 = v256[i], v1[i]
     paths = ",".join(sorted(set(x256["paths"].values())))
-    print(f"| {name} | {paths} | {100*acc[v]:.2f}% | {x256['images_per_s']:.0f} | {x256['images_per_s']/b256['images_per_s']:.2f}× | {x1['latency_us']:.1f} | {b1['latency_us']/x1['latency_us']:.2f}× faster |")
+    print(f"| {name} | {paths} | {100*acc[v]:.2f}% | {x256['images_per_s']:.0f} | {x256['images_per_s']/v256[0]['images_per_s']:.2f}× | {x1['latency_us']:.1f} | {v1[0]['latency_us']/x1['latency_us']:.2f}× faster |")
 if "int8_images_per_s_batch256" in t:
     print(f"\nPyTorch dynamic int8 (`quantize_dynamic`, engine {t['engine']}) on the same run: {t['int8_images_per_s_batch256']:.0f} images/s at batch 256 "
           f"({t['int8_images_per_s_batch256']/t['images_per_s_batch256']:.2f}× its float32), {t['int8_latency_us_batch1']:.1f} µs at batch 1; "
           f"with OMP_WAIT_POLICY=PASSIVE {tp['int8_images_per_s_batch256']:.0f} images/s and {tp['int8_latency_us_batch1']:.1f} µs. "
-          f"shrink static int8 / PyTorch int8 at batch 256: {j('bench256-k-int8.json')['images_per_s']/max(t['int8_images_per_s_batch256'], tp['int8_images_per_s_batch256']):.2f}× (against the faster of the two).")
+          f"shrink static int8 / PyTorch int8 at batch 256: {v256[1]['images_per_s']/max(t['int8_images_per_s_batch256'], tp['int8_images_per_s_batch256']):.2f}× (against the faster of the two).")
 if "images_per_s_batch256" in o:
     print(f"\nshrink / ONNX Runtime throughput at batch 256: {b256['images_per_s']/o['images_per_s_batch256']:.2f}×.")
 if "images_per_s_batch256" in t:

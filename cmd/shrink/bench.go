@@ -14,7 +14,7 @@ import (
 
 // benchOptions are the flags of `shrink bench`.
 type benchOptions struct {
-	model   string
+	models  []string
 	batch   int
 	threads int
 	runs    int
@@ -26,16 +26,21 @@ func init() { commands = append(commands, newBenchCmd) }
 func newBenchCmd(g *globals) *cobra.Command {
 	o := &benchOptions{}
 	c := &cobra.Command{
-		Use:   "bench MODEL [--batch N] [--threads N] [--json]",
+		Use:   "bench MODEL... [--batch N] [--threads N] [--json]",
 		Short: "measure inference throughput and per-image latency of a model as stored",
 		Long: `Measure inference speed of a model on the path its file calls for (float32,
 integer, sparse). Inputs are seeded uniform values in [0, 1) of the model's
 input shape. After a warm-up, the batch is run repeatedly: each run lasts at
 least 100 ms, and the median of the runs is reported as images per second,
-per-image latency (batch time / batch) and batch latency.`,
-		Args: cobra.ExactArgs(1),
+per-image latency (batch time / batch) and batch latency.
+
+With several models, their runs are interleaved (run r of every model, then
+run r+1), so that a change in the machine's load touches them all alike and
+their ratios, printed against the first model, stay comparable; --json then
+prints an array.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.model = args[0]
+			o.models = args
 			return runBench(g, o)
 		},
 	}
@@ -43,7 +48,7 @@ per-image latency (batch time / batch) and batch latency.`,
 	f.IntVar(&o.batch, "batch", 256, "images per inference call")
 	f.IntVar(&o.threads, "threads", 0, "cores to use (default: all, GOMAXPROCS)")
 	f.IntVar(&o.runs, "runs", 9, "timed runs (the median is reported)")
-	f.BoolVar(&o.json, "json", false, "print the result as one JSON object")
+	f.BoolVar(&o.json, "json", false, "print the result as one JSON object (an array for several models)")
 	return c
 }
 
@@ -70,55 +75,87 @@ func runBench(g *globals, o *benchOptions) error {
 	if o.runs <= 0 {
 		return usagef("--runs %d must be positive", o.runs)
 	}
-	f, err := loadModel(o.model)
-	if err != nil {
-		return err
+	models := make([]*nn.Model, len(o.models))
+	for i, path := range o.models {
+		f, err := loadModel(path)
+		if err != nil {
+			return err
+		}
+		models[i] = f.Model
 	}
 	if o.threads > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(o.threads))
 	}
-	per := measureBatch(f.Model, o.batch, o.runs, uint64(g.seed))
-	r := benchResult{
-		Model: o.model, Batch: o.batch, Threads: runtime.GOMAXPROCS(0),
-		ImagesPerS: float64(o.batch) / per.Seconds(), LatencyUS: per.Seconds() * 1e6 / float64(o.batch),
-		BatchLatencyUS: per.Seconds() * 1e6, Paths: f.Model.Paths(), FileBytes: fileSize(o.model), MACs: f.Model.Stats().MACs,
+	per := measureBatches(models, o.batch, o.runs, uint64(g.seed))
+	rs := make([]benchResult, len(models))
+	for i, m := range models {
+		rs[i] = benchResult{
+			Model: o.models[i], Batch: o.batch, Threads: runtime.GOMAXPROCS(0),
+			ImagesPerS: float64(o.batch) / per[i].Seconds(), LatencyUS: per[i].Seconds() * 1e6 / float64(o.batch),
+			BatchLatencyUS: per[i].Seconds() * 1e6, Paths: m.Paths(), FileBytes: fileSize(o.models[i]), MACs: m.Stats().MACs,
+		}
 	}
 	if o.json {
-		return writeJSON(g.stdout, r)
+		if len(rs) == 1 {
+			return writeJSON(g.stdout, rs[0])
+		}
+		return writeJSON(g.stdout, rs)
 	}
-	fmt.Fprintf(g.stdout, "%s: batch %d, %d threads: %.0f images/s, %.2f µs/image, %.1f µs/batch\n",
-		o.model, r.Batch, r.Threads, r.ImagesPerS, r.LatencyUS, r.BatchLatencyUS)
+	for i, r := range rs {
+		fmt.Fprintf(g.stdout, "%s: batch %d, %d threads: %.0f images/s, %.2f µs/image, %.1f µs/batch",
+			r.Model, r.Batch, r.Threads, r.ImagesPerS, r.LatencyUS, r.BatchLatencyUS)
+		if i > 0 {
+			fmt.Fprintf(g.stdout, " (%.2f× the throughput of %s)", r.ImagesPerS/rs[0].ImagesPerS, rs[0].Model)
+		}
+		fmt.Fprintln(g.stdout)
+	}
 	return nil
 }
 
-// measureBatch returns the median wall time of one inference call on a
-// batch of n seeded inputs, over runs timed runs after a warm-up.
+// measureBatch returns the median wall time of one inference call of m on
+// a batch of n seeded inputs, over runs timed runs after a warm-up.
 func measureBatch(m *nn.Model, n, runs int, seed uint64) time.Duration {
-	rng := rand.New(rand.NewPCG(seed, 0xbe9c4))
-	x := nn.NewTensor(n, m.Input)
-	for i := range x.Data {
-		x.Data[i] = rng.Float32()
-	}
-	// Warm up and calibrate the number of calls per run (≥ 100 ms).
-	calls := 1
-	for {
-		start := time.Now()
-		for range calls {
-			m.Infer(x)
+	return measureBatches([]*nn.Model{m}, n, runs, seed)[0]
+}
+
+// measureBatches is measureBatch for several models at once, with their
+// timed runs interleaved (run r of every model before run r+1 of any).
+func measureBatches(ms []*nn.Model, n, runs int, seed uint64) []time.Duration {
+	xs := make([]*nn.Tensor, len(ms))
+	calls := make([]int, len(ms))
+	for i, m := range ms {
+		rng := rand.New(rand.NewPCG(seed, 0xbe9c4))
+		xs[i] = nn.NewTensor(n, m.Input)
+		for k := range xs[i].Data {
+			xs[i].Data[k] = rng.Float32()
 		}
-		if el := time.Since(start); el >= 100*time.Millisecond {
-			break
+		// Warm up and calibrate the number of calls per run (≥ 100 ms).
+		calls[i] = 1
+		for {
+			start := time.Now()
+			for range calls[i] {
+				m.Infer(xs[i])
+			}
+			if el := time.Since(start); el >= 100*time.Millisecond {
+				break
+			}
+			calls[i] *= 2
 		}
-		calls *= 2
 	}
-	times := make([]time.Duration, runs)
-	for r := range times {
-		start := time.Now()
-		for range calls {
-			m.Infer(x)
+	times := make([][]time.Duration, len(ms))
+	for range runs {
+		for i, m := range ms {
+			start := time.Now()
+			for range calls[i] {
+				m.Infer(xs[i])
+			}
+			times[i] = append(times[i], time.Since(start)/time.Duration(calls[i]))
 		}
-		times[r] = time.Since(start) / time.Duration(calls)
 	}
-	slices.Sort(times)
-	return times[runs/2]
+	out := make([]time.Duration, len(ms))
+	for i, t := range times {
+		slices.Sort(t)
+		out[i] = t[runs/2]
+	}
+	return out
 }

@@ -135,6 +135,22 @@ func TestBench(t *testing.T) {
 	require.Greater(t, r["images_per_s"].(float64), 0.0)
 	code, _, errs = shrinkRun(t, "bench", model, "--batch", "0")
 	require.Equal(t, exitUsage, code, errs)
+
+	// Several models: one result each, in order, as a JSON array.
+	code, out, errs = shrinkRun(t, "bench", model, model, "--batch", "2", "--runs", "1", "--json")
+	require.Equal(t, 0, code, errs)
+	var rs []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &rs))
+	require.Len(t, rs, 2)
+	for _, r := range rs {
+		require.Equal(t, model, r["model"])
+		require.Greater(t, r["images_per_s"].(float64), 0.0)
+	}
+	code, out, errs = shrinkRun(t, "bench", model, model, "--batch", "2", "--runs", "1")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "the throughput of")
+	code, _, _ = shrinkRun(t, "bench", model, filepath.Join(dir, "missing.shrink"))
+	require.Equal(t, exitError, code)
 }
 
 // TestONNXDirect: commands that take a MODEL accept an .onnx file.
