@@ -1328,7 +1328,7 @@ func buildCandidate(ctx context.Context, g *globals, m *nn.Model, train *data.Se
 		return nil, err
 	}
 	e := &passEnv{ctx: ctx, g: &globals{quiet: true, stderr: g.stderr, stdout: g.stdout}, m: work, train: train, seed: o.Seed}
-	args := passArgs{"epochs": o.Epochs}
+	args := passArgs{"epochs": o.Epochs, "lr": searchPruneLR}
 	cfg := e.trainConfig(args, o.Epochs, "search prune")
 	if cfg.Epochs > 0 && !o.NoDistill {
 		if cfg.Loss, err = distill.Loss(m, train.X, 4, 0.9); err != nil {
@@ -1357,23 +1357,41 @@ func buildCandidate(ctx context.Context, g *globals, m *nn.Model, train *data.Se
 		}
 	}
 	e.step = 2
-	if ccfg := e.trainConfig(args, o.Epochs, "search cluster"); ccfg.Epochs > 0 {
-		ccfg.Epochs = max(1, ccfg.Epochs/4) // centroids settle quickly
+	cargs := passArgs{"epochs": max(1, o.Epochs/10), "lr": searchClusterLR} // centroids settle quickly
+	if ccfg := e.trainConfig(cargs, 0, "search cluster"); o.Epochs > 0 {
 		ccfg.Loss = cfg.Loss
 		if _, err := quantize.FineTuneCodebook(ctx, work, train, ccfg); err != nil {
 			return nil, fmt.Errorf("search: %s: %w", c.Name, err)
 		}
 	}
+	// Encodings as the recipes' encode pass (lossy: float16 where it is
+	// smaller); the candidate is the model as read back from those bytes,
+	// so its validation accuracy is the written file's.
 	f := &format.File{Model: work, Compress: true}
-	if err := chooseEncodings(f, "auto", false); err != nil {
+	if err := chooseEncodings(f, "auto", true); err != nil {
 		return nil, err
 	}
-	return f, nil
+	var b bytes.Buffer
+	if err := format.Encode(&b, f); err != nil {
+		return nil, fmt.Errorf("search: %s: %w", c.Name, err)
+	}
+	back, err := format.Decode(b.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("search: %s: reading back: %w", c.Name, err)
+	}
+	back.Encodings = f.Encodings
+	back.Compress = true
+	return back, nil
 }
 
-// searchGradualSteps is the number of pruning events of a candidate's
-// gradual schedule.
-const searchGradualSteps = 10
+// The fine-tuning of search candidates: the settings of the committed
+// Deep Compression recipes (gradual pruning in 10 events at Adam lr 1e-3,
+// then centroid fine-tuning at 2e-4 for a tenth of the epochs).
+const (
+	searchGradualSteps = 10
+	searchPruneLR      = 0.001
+	searchClusterLR    = 0.0002
+)
 
 // searchSections are the HTML report's sections about a search.
 func searchSections(s *searchResult) []report.Section {
