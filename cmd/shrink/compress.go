@@ -1253,7 +1253,11 @@ func searchBudget(ctx context.Context, g *globals, m *nn.Model, train *data.Set,
 	if len(taus) == 0 {
 		taus = searchTaus
 	}
-	lastOK, firstBad, fails := -1.0, -1.0, 0
+	// Every rung of the ladder is tried: at a 0.1-point budget the
+	// mildest candidates can miss by noise (or by over-fitting the
+	// fine-tuning) while more aggressive ones pass, so a failure does not
+	// end the search.
+	var okTaus, badTaus []float64
 	for _, tau := range taus {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
@@ -1263,14 +1267,18 @@ func searchBudget(ctx context.Context, g *globals, m *nn.Model, train *data.Set,
 			return nil, nil, err
 		}
 		if ok {
-			lastOK, fails = tau, 0
-			continue
+			okTaus = append(okTaus, tau)
+		} else {
+			badTaus = append(badTaus, tau)
 		}
-		if firstBad < 0 || (lastOK >= 0 && tau > lastOK && (firstBad < lastOK)) {
-			firstBad = tau
-		}
-		if fails++; fails == 2 {
-			break
+	}
+	lastOK, firstBad := -1.0, -1.0
+	if len(okTaus) > 0 {
+		lastOK = slices.Max(okTaus)
+		for _, t := range badTaus {
+			if t > lastOK && (firstBad < 0 || t < firstBad) {
+				firstBad = t
+			}
 		}
 	}
 	// Refine between the most aggressive success and the next failure.
