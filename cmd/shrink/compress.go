@@ -1098,10 +1098,13 @@ type searchOptions struct {
 	NoDistill bool
 }
 
-// searchTaus are the per-layer tolerances tried, least aggressive first: a
-// layer gets the highest sparsity and the fewest bits whose accuracy drop,
-// applied to that layer alone without fine-tuning, is within tau.
-var searchTaus = []float64{0.002, 0.01, 0.03, 0.08, 0.15, 0.3, 0.5}
+// searchTaus are the tolerances tried, least aggressive first (see assign
+// in searchBudget: a layer's sparsity and bits follow the one-shot drops
+// measured with that layer alone).
+var searchTaus = []float64{0.01, 0.03, 0.08, 0.15, 0.25, 0.4, 0.6}
+
+// searchBitsShare divides τ into the tolerance for a layer's bit width.
+const searchBitsShare = 25
 
 // searchSparsities and searchBits are the per-layer grids.
 var (
@@ -1184,18 +1187,33 @@ func searchBudget(ctx context.Context, g *globals, m *nn.Model, train *data.Set,
 			layers = append(layers, p.Layer)
 		}
 	}
+	// A candidate at tolerance τ gives each layer the highest sparsity
+	// whose one-shot drop is within τ times the layer's share of the
+	// weights (the big layers hold the bytes and, in MNIST's first layer,
+	// the most redundancy), and the fewest bits whose one-shot clustering
+	// drop is within τ/searchBitsShare (clustering error adds to pruning
+	// error, so bits are chosen more cautiously).
+	weights := map[string]float64{}
+	var total float64
+	for _, l := range layers {
+		if a, ok := m.Layer(l).(nn.Accelerated); ok {
+			weights[l] = float64(len(a.Weight().W))
+			total += weights[l]
+		}
+	}
 	assign := func(tau float64) (map[string]float64, map[string]int) {
 		sp, bits := map[string]float64{}, map[string]int{}
 		for _, l := range layers {
+			tl := tau * weights[l] / total
 			for _, p := range res.PruneSens {
-				if p.Layer == l && base.Accuracy-p.Accuracy <= tau && p.Sparsity > sp[l] {
+				if p.Layer == l && base.Accuracy-p.Accuracy <= tl && p.Sparsity > sp[l] {
 					sp[l] = p.Sparsity
 				}
 			}
 			bits[l] = 8
 			for _, b := range searchBits {
 				for _, s := range res.QuantSens[b] {
-					if s.Layer == l && s.Drop <= tau && b < bits[l] {
+					if s.Layer == l && s.Drop <= tau/searchBitsShare && b < bits[l] {
 						bits[l] = b
 					}
 				}
