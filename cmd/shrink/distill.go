@@ -289,9 +289,12 @@ func runDistill(ctx context.Context, g *globals, o *distillOptions) error {
 	if err != nil {
 		return fmt.Errorf("distilling %s into %s: %w", o.teacher, o.arch, err)
 	}
-	if rep.TeacherCached {
+	switch {
+	case rep.TeacherCached:
 		g.logf("teacher outputs computed once for %d training images and cached\n", train.Len())
-	} else {
+	case rep.TeacherPasses == 0:
+		g.logf("alpha 0: label training, the teacher was not run during training\n")
+	default:
 		g.logf("teacher ran on every augmented batch (%d image passes)\n", rep.TeacherPasses)
 	}
 	ev, err := nn.Evaluate(student, ds.Test.X, ds.Test.Y)
@@ -383,7 +386,10 @@ func printDistill(w io.Writer, r *distillResult) {
 	}
 	tw.Flush()
 	cache := "teacher outputs cached once"
-	if !r.Report.TeacherCached {
+	switch {
+	case !r.Report.TeacherCached && r.Report.TeacherPasses == 0:
+		cache = "labels only, teacher not run during training"
+	case !r.Report.TeacherCached:
 		cache = fmt.Sprintf("teacher run on every batch (%d image passes)", r.Report.TeacherPasses)
 	}
 	fmt.Fprintf(w, "\nT=%g alpha=%g augment=%v, %d training images; %s; student written to %s\n",
