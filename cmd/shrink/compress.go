@@ -633,7 +633,31 @@ func runQuantizePass(e *passEnv, a passArgs) error {
 			return err
 		}
 	}
-	e.summary = fmt.Sprintf("%s, %.2f bits per weight", scheme, bits)
+	if len(over) == 0 {
+		e.summary = fmt.Sprintf("%s, %.2f bits per weight", scheme, bits)
+		return nil
+	}
+	// With overrides, the index bits per weight of the layers as they are
+	// now (float32 layers count 32), and the per-layer schemes.
+	var nbits, n float64
+	for _, l := range e.m.Layers {
+		a, ok := l.(nn.Accelerated)
+		if !ok {
+			continue
+		}
+		w := a.Weight()
+		b := 32.0
+		if w.Quant != nil {
+			b = float64(w.Quant.Bits)
+		}
+		nbits += b * float64(len(w.W))
+		n += float64(len(w.W))
+	}
+	var parts []string
+	for _, l := range slices.Sorted(maps.Keys(over)) {
+		parts = append(parts, l+" "+over[l])
+	}
+	e.summary = fmt.Sprintf("%s (%s), %.2f index bits per weight", scheme, strings.Join(parts, ", "), nbits/max(n, 1))
 	return nil
 }
 
