@@ -38,11 +38,15 @@ func (s *sparseF32) Name() string { return "sparse" }
 // path: single images (latency) and large batches (throughput).
 var sparseBatches = []int{1, 256}
 
-// buildSparse returns the sparse path for a float32 layer whose weights are
-// sparse enough for the sparse kernel to win at some batch size, or nil.
+// buildSparse returns the sparse path for a layer whose weights are sparse
+// enough for the sparse kernel to win at some batch size, or nil. It runs on
+// the float32 values W, so it also serves quantized layers that have no
+// integer path (codebook, int4, float16: W holds their dequantized values,
+// as for the packed float32 path); the integer path, registered first, keeps
+// the layers it takes.
 func buildSparse(l Accelerated) Accel {
 	w := l.Weight()
-	if w.Quant != nil || len(w.Shape) != 2 {
+	if len(w.Shape) != 2 {
 		return nil
 	}
 	rows, cols := w.Shape[0], w.Shape[1]
