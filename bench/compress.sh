@@ -17,6 +17,7 @@
 # Usage: bench/compress.sh [lenet300|lenet5|all] [tune|recipe|search|both]
 #   (both = recipe and search; tune only when asked for)
 #   SEARCH_EPOCHS=N  passes --epochs N to the search (default: the CLI's)
+#   TUNE="c7 l2"     with tune: runs only the named variants
 # Rows are appended to bench/out/compress/{tune,rows}.md and printed;
 # bench/COMPRESS.md is written by hand from them.
 set -euo pipefail
@@ -71,6 +72,7 @@ PY
 # figures and the size only (the JSON's test accuracy is not read).
 tune() {
 	local name=$1 arch=$2 pl=$3 pe=$4 steps=$5 lr=$6 ql=$7 qe=$8
+	[[ -z ${TUNE:-} || " $TUNE " == *" $name "* ]] || return 0
 	local y=$OUT/tune/$name.yaml
 	cat >"$y" <<EOF
 name: $name
@@ -114,9 +116,14 @@ for arch in lenet300 lenet5; do
 			tune c4 lenet300 "fc1: 0.93, fc2: 0.9, fc3: 0.7" 30 12 0.001 'fc1: "cluster:4", fc3: "cluster:32"' 3
 			tune c5 lenet300 "fc1: 0.94, fc2: 0.9, fc3: 0.7" 30 12 0.001 'fc1: "cluster:8", fc3: "cluster:32"' 3
 			tune c6 lenet300 "fc1: 0.935, fc2: 0.9, fc3: 0.7" 30 12 0.001 'fc1: "cluster:8", fc2: "cluster:8", fc3: "cluster:16"' 3
+			# c7: c6 with twice the pruning fine-tuning (same sparsities and bits, same size).
+			tune c7 lenet300 "fc1: 0.935, fc2: 0.9, fc3: 0.7" 60 12 0.001 'fc1: "cluster:8", fc2: "cluster:8", fc3: "cluster:16"' 3
 			;;
 		lenet5)
 			tune l1 lenet5 "conv1: 0.5, conv2: 0.88, fc1: 0.95, fc2: 0.8" 6 6 0.0005 'conv1: "cluster:64", fc1: "cluster:8", fc2: "cluster:32"' 1
+			# l2: l1 with twice the pruning epochs and steps; l3: l2 with fc1 at 94%.
+			tune l2 lenet5 "conv1: 0.5, conv2: 0.88, fc1: 0.95, fc2: 0.8" 12 12 0.0005 'conv1: "cluster:64", fc1: "cluster:8", fc2: "cluster:32"' 1
+			tune l3 lenet5 "conv1: 0.5, conv2: 0.88, fc1: 0.94, fc2: 0.8" 12 12 0.0005 'conv1: "cluster:64", fc1: "cluster:8", fc2: "cluster:32"' 1
 			;;
 		esac
 		continue
