@@ -86,7 +86,7 @@ written beside OUT (OUT without extension + ".html", or --html).`,
 	f.StringVar(&o.maxDrop, "max-drop", "", `search: accuracy budget, in points ("0.1%") or as a fraction ("0.001")`)
 	f.StringVar(&o.objective, "objective", "size", "search: what to minimise: size (file bytes), macs (effective MACs) or latency (batch 1)")
 	f.Float64Var(&o.valFraction, "val-fraction", 0, "fraction of the training data carved out for validation (default: the recipe's val_fraction, else 0.1)")
-	f.IntVar(&o.epochs, "epochs", 8, "search: fine-tuning epochs of each candidate's gradual pruning (centroid fine-tuning gets a quarter)")
+	f.IntVar(&o.epochs, "epochs", 8, "search: fine-tuning epochs of each candidate's gradual pruning (centroid fine-tuning gets a tenth, at least one)")
 	f.BoolVar(&o.noDistill, "no-distill", false, "search: fine-tune candidates on the labels alone instead of the input model's logits")
 	f.StringVar(&o.html, "html", "", "HTML report (default: beside OUT, same name with .html)")
 	f.StringVarP(&o.out, "output", "o", "", "compressed model file to write (required)")
@@ -1186,6 +1186,14 @@ func searchBudget(ctx context.Context, g *globals, m *nn.Model, train *data.Set,
 	if err != nil {
 		return nil, nil, err
 	}
+	// Every candidate fine-tunes against m's logits on the training part,
+	// computed once here (the loss only reads them).
+	var teacher nn.LossFunc
+	if o.Epochs > 0 && !o.NoDistill {
+		if teacher, err = distill.Loss(m, tr.X, searchTemperature, searchAlpha); err != nil {
+			return nil, nil, fmt.Errorf("search: %w", err)
+		}
+	}
 	res := &searchResult{BaseVal: base.Accuracy, MaxDrop: o.MaxDrop, Objective: o.Objective, Best: -1, QuantSens: map[int][]quantize.LayerSensitivity{}}
 	g.logf("shrink compress: search: validation accuracy %.2f%% on %d samples, budget %.2f points\n", 100*base.Accuracy, val.Len(), 100*o.MaxDrop)
 	if base.Accuracy == 1 {
@@ -1266,7 +1274,7 @@ func searchBudget(ctx context.Context, g *globals, m *nn.Model, train *data.Set,
 		}
 		c := candidate{Name: fmt.Sprintf("c%d τ=%g", len(res.Candidates)+1, tau), Tau: tau, Sparsity: sp, Bits: bits}
 		g.logf("  candidate %s: %s\n", c.Name, c.config())
-		f, err := buildCandidate(ctx, g, m, tr, c, o)
+		f, err := buildCandidate(ctx, g, m, tr, teacher, c, o)
 		if err != nil {
 			return false, err
 		}
@@ -1359,7 +1367,7 @@ func searchBudget(ctx context.Context, g *globals, m *nn.Model, train *data.Set,
 	res.passes = []format.Pass{
 		{Name: "prune", Seed: o.Seed, Options: map[string]string{"method": "magnitude", "schedule": "gradual", "steps": strconv.Itoa(searchGradualSteps),
 			"layers": string(spj), "epochs": strconv.Itoa(o.Epochs), "distill": strconv.FormatBool(!o.NoDistill), "search": best.Name}},
-		{Name: "quantize", Seed: o.Seed, Options: map[string]string{"scheme": "codebook", "bits": string(bj), "epochs": strconv.Itoa(o.Epochs)}, Accuracy: best.ValAccuracy},
+		{Name: "quantize", Seed: o.Seed, Options: map[string]string{"scheme": "codebook", "bits": string(bj), "epochs": strconv.Itoa(searchClusterEpochs(o.Epochs))}, Accuracy: best.ValAccuracy},
 		{Name: "encode", Seed: o.Seed, Options: map[string]string{"encoding": "auto"}, Accuracy: best.ValAccuracy},
 	}
 	return res, files[res.Best], nil
@@ -1368,11 +1376,11 @@ func searchBudget(ctx context.Context, g *globals, m *nn.Model, train *data.Set,
 // buildCandidate prunes a copy of m to c's per-layer sparsities, clusters
 // each layer's weights to c's bits, and chooses the encodings. With
 // fine-tuning epochs it trains the way the recipes do: gradual (Zhu & Gupta)
-// pruning spread over the epochs, then centroid fine-tuning, both against
-// m's own logits on the training images (distillation, T = 4, alpha = 0.9,
-// computed once per candidate) rather than the labels alone, which was worth
-// +0.3 to +0.5 validation points at 92–96% sparsity in bench/COMPRESS.md.
-func buildCandidate(ctx context.Context, g *globals, m *nn.Model, train *data.Set, c candidate, o searchOptions) (*format.File, error) {
+// pruning spread over the epochs, then centroid fine-tuning, both with the
+// loss teacher when it is set (distillation from m's own logits on train,
+// which was worth +0.3 to +0.5 validation points at 92–96% sparsity in
+// bench/COMPRESS.md) and on the labels otherwise.
+func buildCandidate(ctx context.Context, g *globals, m *nn.Model, train *data.Set, teacher nn.LossFunc, c candidate, o searchOptions) (*format.File, error) {
 	work, err := quantize.Clone(m)
 	if err != nil {
 		return nil, err
@@ -1380,11 +1388,7 @@ func buildCandidate(ctx context.Context, g *globals, m *nn.Model, train *data.Se
 	e := &passEnv{ctx: ctx, g: &globals{quiet: true, stderr: g.stderr, stdout: g.stdout}, m: work, train: train, seed: o.Seed}
 	args := passArgs{"epochs": o.Epochs, "lr": searchPruneLR}
 	cfg := e.trainConfig(args, o.Epochs, "search prune")
-	if cfg.Epochs > 0 && !o.NoDistill {
-		if cfg.Loss, err = distill.Loss(m, train.X, 4, 0.9); err != nil {
-			return nil, fmt.Errorf("search: %s: %w", c.Name, err)
-		}
-	}
+	cfg.Loss = teacher
 	popt := prune.Options{Method: prune.Magnitude, Layers: c.Sparsity}
 	if cfg.Epochs > 0 {
 		sch := prune.Schedule{Kind: "gradual", Steps: searchGradualSteps}
@@ -1407,9 +1411,9 @@ func buildCandidate(ctx context.Context, g *globals, m *nn.Model, train *data.Se
 		}
 	}
 	e.step = 2
-	cargs := passArgs{"epochs": max(1, o.Epochs/10), "lr": searchClusterLR} // centroids settle quickly
-	if ccfg := e.trainConfig(cargs, 0, "search cluster"); o.Epochs > 0 {
-		ccfg.Loss = cfg.Loss
+	if ce := searchClusterEpochs(o.Epochs); ce > 0 {
+		ccfg := e.trainConfig(passArgs{"epochs": ce, "lr": searchClusterLR}, 0, "search cluster")
+		ccfg.Loss = teacher
 		if _, err := quantize.FineTuneCodebook(ctx, work, train, ccfg); err != nil {
 			return nil, fmt.Errorf("search: %s: %w", c.Name, err)
 		}
@@ -1436,12 +1440,24 @@ func buildCandidate(ctx context.Context, g *globals, m *nn.Model, train *data.Se
 
 // The fine-tuning of search candidates: the settings of the committed
 // Deep Compression recipes (gradual pruning in 10 events at Adam lr 1e-3,
-// then centroid fine-tuning at 2e-4 for a tenth of the epochs).
+// distilled at T = 4, alpha = 0.9, then centroid fine-tuning at 2e-4).
 const (
 	searchGradualSteps = 10
 	searchPruneLR      = 0.001
 	searchClusterLR    = 0.0002
+	searchTemperature  = 4
+	searchAlpha        = 0.9
 )
+
+// searchClusterEpochs is the centroid fine-tuning budget of a candidate
+// pruned for epochs epochs: a tenth, at least one (centroids settle
+// quickly), and none without pruning epochs.
+func searchClusterEpochs(epochs int) int {
+	if epochs <= 0 {
+		return 0
+	}
+	return max(1, epochs/10)
+}
 
 // searchSections are the HTML report's sections about a search.
 func searchSections(s *searchResult) []report.Section {
