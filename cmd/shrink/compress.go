@@ -35,6 +35,8 @@ type compressOptions struct {
 	noDistill   bool
 	objective   string
 	valFraction float64
+	valSeed     int64
+	valSeedSet  bool
 	epochs      int
 	html        string
 	out         string
@@ -77,6 +79,7 @@ written beside OUT (OUT without extension + ".html", or --html).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.model = args[0]
+			o.valSeedSet = cmd.Flags().Changed("val-seed")
 			return runCompress(cmd.Context(), g, o)
 		},
 	}
@@ -86,6 +89,7 @@ written beside OUT (OUT without extension + ".html", or --html).`,
 	f.StringVar(&o.maxDrop, "max-drop", "", `search: accuracy budget, in points ("0.1%") or as a fraction ("0.001")`)
 	f.StringVar(&o.objective, "objective", "size", "search: what to minimise: size (file bytes), macs (effective MACs) or latency (batch 1)")
 	f.Float64Var(&o.valFraction, "val-fraction", 0, "fraction of the training data carved out for validation (default: the recipe's val_fraction, else 0.1)")
+	f.Int64Var(&o.valSeed, "val-seed", 0, "seed of the validation split (default: --seed); fix it to compare training seeds on the same held-out images")
 	f.IntVar(&o.epochs, "epochs", 8, "search: fine-tuning epochs of each candidate's gradual pruning (centroid fine-tuning gets a tenth, at least one)")
 	f.BoolVar(&o.noDistill, "no-distill", false, "search: fine-tune candidates on the labels alone instead of the input model's logits")
 	f.StringVar(&o.html, "html", "", "HTML report (default: beside OUT, same name with .html)")
@@ -189,9 +193,21 @@ var trainOpts = map[string]optSpec{
 	"optimizer": {kind: optString, choices: []string{"adam", "sgd"}, doc: "adam (default) or sgd"},
 }
 
-func withTrain(o map[string]optSpec) map[string]optSpec {
+// distillOpts are the options of the passes that can fine-tune against a
+// teacher's logits instead of the labels alone.
+var distillOpts = map[string]optSpec{
+	"distill":     {kind: optBool, doc: "fine-tune with the distillation loss (teacher: the recipe's input model, or teacher)"},
+	"teacher":     {kind: optString, doc: "distill: a model file to use as teacher instead of the recipe's input model"},
+	"temperature": {kind: optFloat, doc: "distill: default 4"},
+	"alpha":       {kind: optFrac, doc: "distill: default 0.9"},
+}
+
+// withTrain returns the union of the option tables and trainOpts.
+func withTrain(opts ...map[string]optSpec) map[string]optSpec {
 	out := map[string]optSpec{}
-	maps.Copy(out, o)
+	for _, o := range opts {
+		maps.Copy(out, o)
+	}
 	maps.Copy(out, trainOpts)
 	return out
 }
@@ -204,19 +220,16 @@ func init() {
 		"prune": {
 			doc: "remove weights (prune.Prune / prune.Finetune)",
 			opts: withTrain(map[string]optSpec{
-				"method":      {kind: optString, choices: []string{"magnitude", "random", "structured", "nm"}, doc: "default magnitude"},
-				"sparsity":    {kind: optFrac, doc: "fraction of weights (units for structured) removed"},
-				"scope":       {kind: optString, choices: []string{"layer", "global"}, doc: "default layer"},
-				"layers":      {kind: optLayerF, doc: "per-layer sparsity overrides"},
-				"n":           {kind: optInt, doc: "N of N:M"},
-				"m":           {kind: optInt, doc: "M of N:M"},
-				"criterion":   {kind: optString, choices: []string{"l1", "l2", "taylor"}, doc: "structured ranking"},
-				"schedule":    {kind: optString, choices: []string{"oneshot", "gradual", "iterative"}, doc: "default oneshot"},
-				"steps":       {kind: optInt, doc: "pruning events (gradual) or rounds (iterative)"},
-				"distill":     {kind: optBool, doc: "fine-tune with the distillation loss, the pass's input model as teacher"},
-				"temperature": {kind: optFloat, doc: "distill: default 4"},
-				"alpha":       {kind: optFrac, doc: "distill: default 0.9"},
-			}),
+				"method":    {kind: optString, choices: []string{"magnitude", "random", "structured", "nm"}, doc: "default magnitude"},
+				"sparsity":  {kind: optFrac, doc: "fraction of weights (units for structured) removed"},
+				"scope":     {kind: optString, choices: []string{"layer", "global"}, doc: "default layer"},
+				"layers":    {kind: optLayerF, doc: "per-layer sparsity overrides"},
+				"n":         {kind: optInt, doc: "N of N:M"},
+				"m":         {kind: optInt, doc: "M of N:M"},
+				"criterion": {kind: optString, choices: []string{"l1", "l2", "taylor"}, doc: "structured ranking"},
+				"schedule":  {kind: optString, choices: []string{"oneshot", "gradual", "iterative"}, doc: "default oneshot"},
+				"steps":     {kind: optInt, doc: "pruning events (gradual) or rounds (iterative)"},
+			}, distillOpts),
 			run: runPrunePass,
 		},
 		"quantize": {
@@ -230,7 +243,7 @@ func init() {
 				"calib":           {kind: optInt, doc: "calibration samples (default 512)"},
 				"keep_float":      {kind: optStrings, doc: "layers left in float32"},
 				"bias_correction": {kind: optBool, doc: "correct the bias for the weight error"},
-			}),
+			}, distillOpts),
 			run: runQuantizePass,
 		},
 		"distill": {
@@ -514,6 +527,7 @@ type passEnv struct {
 	ctx        context.Context
 	g          *globals
 	m          *nn.Model
+	input      *nn.Model // the recipe's input model, unchanged (the default teacher)
 	train, val *data.Set // val is carved from the training data; no pass sees the test split
 	seed       int64
 	step       int
@@ -544,6 +558,36 @@ func (e *passEnv) trainConfig(a passArgs, defEpochs int, label string) nn.TrainC
 	return cfg
 }
 
+// distillLoss sets cfg.Loss to the distillation loss when the pass asks for
+// it (option distill) and trains at all. The teacher is the recipe's input
+// model, or the model file named by option teacher; its logits on the
+// training images are computed once and cached.
+func (e *passEnv) distillLoss(a passArgs, cfg *nn.TrainConfig) error {
+	if !a.bool("distill", false) || cfg.Epochs == 0 {
+		return nil
+	}
+	teacher := e.input
+	if path := a.str("teacher", ""); path != "" {
+		f, err := loadModel(path)
+		if err != nil {
+			return fmt.Errorf("teacher: %w", err)
+		}
+		if !nn.Shape(e.train.Shape).Equal(f.Model.Input) {
+			return fmt.Errorf("teacher %s takes inputs of shape %v, the data %v", path, f.Model.Input, nn.Shape(e.train.Shape))
+		}
+		if f.Model.Classes() != e.m.Classes() {
+			return fmt.Errorf("teacher %s has %d classes, the model %d", path, f.Model.Classes(), e.m.Classes())
+		}
+		teacher = f.Model
+	}
+	loss, err := distill.Loss(teacher, e.train.X, a.float("temperature", 4), a.float("alpha", 0.9))
+	if err != nil {
+		return fmt.Errorf("distill: %w", err)
+	}
+	cfg.Loss = loss
+	return nil
+}
+
 func runPrunePass(e *passEnv, a passArgs) error {
 	opt := prune.Options{
 		Method: prune.Method(a.str("method", "magnitude")), Sparsity: a.float("sparsity", 0.5),
@@ -555,14 +599,8 @@ func runPrunePass(e *passEnv, a passArgs) error {
 		opt.X, opt.Y = s.X, s.Y
 	}
 	cfg := e.trainConfig(a, 0, "prune")
-	if a.bool("distill", false) && cfg.Epochs > 0 {
-		// The unpruned input model teaches its pruned self (its logits
-		// on the training images are computed once and cached).
-		loss, err := distill.Loss(prune.Clone(e.m), e.train.X, a.float("temperature", 4), a.float("alpha", 0.9))
-		if err != nil {
-			return fmt.Errorf("prune: distill: %w", err)
-		}
-		cfg.Loss = loss
+	if err := e.distillLoss(a, &cfg); err != nil {
+		return err
 	}
 	var rep prune.Report
 	var err error
@@ -601,6 +639,9 @@ func runQuantizePass(e *passEnv, a passArgs) error {
 		Seed: e.seed, KeepFloat: append(a.strs("keep_float"), slices.Collect(maps.Keys(over))...), BiasCorrection: a.bool("bias_correction", false),
 	}
 	cfg := e.trainConfig(a, 0, "quantize")
+	if err := e.distillLoss(a, &cfg); err != nil {
+		return err
+	}
 	_, codebook := scheme.(quantize.Codebook)
 	if cfg.Epochs > 0 && !codebook {
 		res, err := quantize.QAT(e.ctx, e.m, e.train, e.train, base, cfg)
@@ -911,7 +952,11 @@ func runCompress(ctx context.Context, g *globals, o *compressOptions) error {
 		valFrac = 0.1
 	}
 	start := time.Now()
-	train, val := ds.Train.Split(valFrac, g.seed)
+	valSeed := g.seed
+	if o.valSeedSet {
+		valSeed = o.valSeed
+	}
+	train, val := ds.Train.Split(valFrac, valSeed)
 	baseVal, err := nn.Evaluate(in.Model, val.X, val.Y)
 	if err != nil {
 		return err
@@ -920,7 +965,7 @@ func runCompress(ctx context.Context, g *globals, o *compressOptions) error {
 	prov := format.Provenance{
 		Command: commandLine(), Seed: g.seed, Data: ds.Info.Source, DataInfo: in.Provenance.DataInfo, Tool: "shrink",
 		Created: time.Now().UTC().Format(time.RFC3339),
-		Options: map[string]string{"input": o.model, "val_fraction": fmtFloat(valFrac)},
+		Options: map[string]string{"input": o.model, "val_fraction": fmtFloat(valFrac), "val_seed": strconv.FormatInt(valSeed, 10)},
 		Passes:  append([]format.Pass(nil), in.Provenance.Passes...),
 	}
 	if len(prov.DataInfo) == 0 {
@@ -940,7 +985,7 @@ func runCompress(ctx context.Context, g *globals, o *compressOptions) error {
 		budget, _ := parseDrop(o.maxDrop)
 		prov.Options["max_drop"] = o.maxDrop
 		prov.Options["objective"] = o.objective
-		so := searchOptions{MaxDrop: budget, Objective: o.objective, ValFraction: valFrac, Epochs: o.epochs, Seed: g.seed, NoDistill: o.noDistill}
+		so := searchOptions{MaxDrop: budget, Objective: o.objective, ValFraction: valFrac, ValSeed: valSeed, Epochs: o.epochs, Seed: g.seed, NoDistill: o.noDistill}
 		// The search gets the training data only: it cannot read the test split.
 		search, out, err = searchBudget(ctx, g, in.Model, ds.Train, so)
 		if err != nil {
@@ -1008,7 +1053,7 @@ func runRecipe(ctx context.Context, g *globals, rec *recipe, m *nn.Model, train,
 	if err != nil {
 		return nil, nil, fmt.Errorf("copying the model: %w", err)
 	}
-	e := &passEnv{ctx: ctx, g: g, m: work, train: train, val: val, seed: g.seed, encoding: "auto", compress: true}
+	e := &passEnv{ctx: ctx, g: g, m: work, input: m, train: train, val: val, seed: g.seed, encoding: "auto", compress: true}
 	var steps []stepResult
 	for i, st := range rec.Steps {
 		if err := ctx.Err(); err != nil {
@@ -1110,11 +1155,12 @@ type searchOptions struct {
 	MaxDrop     float64 // validation accuracy budget, a fraction
 	Objective   string  // size, macs or latency
 	ValFraction float64 // carved from the training data
+	ValSeed     int64   // seed of the validation split
 	Epochs      int     // fine-tuning epochs after pruning and after clustering
 	Seed        int64
-	// Taus is the ladder of per-layer sensitivity tolerances tried (default
-	// searchTaus).
-	Taus []float64
+	// Ratios is the ladder of estimated compression ratios tried (default
+	// searchRatios).
+	Ratios []float64
 	// Samples, when positive, caps the training samples used for
 	// fine-tuning (tests).
 	Samples int
@@ -1122,13 +1168,136 @@ type searchOptions struct {
 	NoDistill bool
 }
 
-// searchTaus are the tolerances tried, least aggressive first (see assign
-// in searchBudget: a layer's sparsity and bits follow the one-shot drops
-// measured with that layer alone).
-var searchTaus = []float64{0.01, 0.03, 0.08, 0.15, 0.25, 0.4, 0.6}
+// searchRatios are the ladder's targets, least aggressive first: each
+// candidate is the per-layer allocation that the sensitivities rate best
+// among those whose estimated cost (bytes for --objective size, non-zero
+// weights otherwise) is the float32 model's divided by the ratio (see
+// allocate in searchBudget).
+var searchRatios = []float64{8, 16, 32, 40, 50, 64, 96, 128}
 
-// searchBitsShare divides τ into the tolerance for a layer's bit width.
-const searchBitsShare = 25
+// searchBitsWeight weighs a layer's one-shot clustering drop against its
+// one-shot pruning drop: fine-tuning recovers most of what pruning loses
+// (lenet300's fc1 loses 14 points at 93% one-shot and 0.1 after gradual
+// pruning) but less of what a coarse codebook loses. Chosen on lenet300's
+// validation split (bench/COMPRESS.md): at 25 fc1 never left 4 bits and
+// was pruned to 95% instead, at 3 every layer took 2-bit codebooks near
+// 50×; 6 to 10 give the recipe's allocation (fc1 93%/3 bits) there.
+const searchBitsWeight = 10
+
+// searchAllocator returns the search's per-layer assignment for a target
+// compression ratio.
+//
+// The assignment for ratio r is a Lagrangian allocation: each
+// layer takes the (sparsity, bits) option minimising est + λ·drop, where
+// est is the option's estimated cost and drop its one-shot pruning drop
+// plus searchBitsWeight times its one-shot clustering drop, each
+// measured with that layer alone; λ is the largest (most cautious) for
+// which the layers' estimates sum to at most the float32 cost / r. With
+// one λ for every layer, a layer is compressed further only where that
+// buys more cost per point of estimated drop than elsewhere, so a small
+// layer is not given a coarse codebook that saves it a few bytes.
+func searchAllocator(objective string, layers []string, weights map[string]float64, baseAcc float64, pruneSens []prune.SensitivityPoint, quantSens map[int][]quantize.LayerSensitivity) func(ratio float64) (map[string]float64, map[string]int) {
+	type option struct {
+		sparsity  float64
+		bits      int
+		est, drop float64
+	}
+	opts := map[string][]option{}
+	var dense float64
+	for _, l := range layers {
+		n := weights[l]
+		dense += searchEstimate(objective, n, 0, 32)
+		dp := map[float64]float64{0: 0}
+		for _, p := range pruneSens {
+			if p.Layer == l {
+				dp[p.Sparsity] = max(0, baseAcc-p.Accuracy)
+			}
+		}
+		dq := map[int]float64{8: 0}
+		for _, b := range searchBits {
+			for _, s := range quantSens[b] {
+				if s.Layer == l {
+					dq[b] = max(0, s.Drop)
+				}
+			}
+		}
+		for _, sp := range slices.Sorted(maps.Keys(dp)) {
+			for _, b := range slices.Sorted(maps.Keys(dq)) {
+				opts[l] = append(opts[l], option{sp, b, searchEstimate(objective, n, sp, b), dp[sp] + searchBitsWeight*dq[b]})
+			}
+		}
+	}
+	allocate := func(lambda float64) (map[string]float64, map[string]int, float64) {
+		sp, bits := map[string]float64{}, map[string]int{}
+		var total float64
+		for _, l := range layers {
+			best := -1
+			for i, op := range opts[l] {
+				if best < 0 {
+					best = i
+					continue
+				}
+				a, b := op.est+lambda*op.drop, opts[l][best].est+lambda*opts[l][best].drop
+				if a < b || (a == b && op.drop < opts[l][best].drop) {
+					best = i
+				}
+			}
+			if best < 0 {
+				continue
+			}
+			op := opts[l][best]
+			if op.sparsity > 0 {
+				sp[l] = op.sparsity
+			}
+			bits[l] = op.bits
+			total += op.est
+		}
+		return sp, bits, total
+	}
+	return func(ratio float64) (map[string]float64, map[string]int) {
+		target := dense / ratio
+		// est(λ) grows with λ: bisect log λ for the largest λ within target.
+		lo, hi := -30.0, 30.0 // log₂ of λ in cost units per unit of accuracy
+		if _, _, e := allocate(math.Exp2(lo) * dense); e > target {
+			sp, bits, _ := allocate(0) // the target is out of reach: the smallest allocation
+			return sp, bits
+		}
+		for range 80 {
+			mid := (lo + hi) / 2
+			if _, _, e := allocate(math.Exp2(mid) * dense); e <= target {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		sp, bits, _ := allocate(math.Exp2(lo) * dense)
+		return sp, bits
+	}
+}
+
+// searchEstimate is the estimated cost of a layer of n weights at the given
+// sparsity and codebook bits (32: float32): for --objective size its bytes
+// as codebook indices entropy-coded with the zeros (H(density) + density ×
+// bits per weight, what FSE over codebook8 comes close to); otherwise its
+// non-zero weights, with the bytes as a small tie-break so that bits are
+// not wasted.
+func searchEstimate(objective string, n, sparsity float64, bits int) float64 {
+	d := 1 - sparsity
+	var b float64
+	switch {
+	case bits >= 32:
+		b = n * 4
+	case d >= 1:
+		b = n * float64(bits) / 8
+	default:
+		h := -d*math.Log2(d) - (1-d)*math.Log2(1-d)
+		b = n * (h + d*float64(bits)) / 8
+	}
+	if objective == "size" {
+		return b
+	}
+	return n*d + b/1e6
+}
 
 // searchSparsities and searchBits are the per-layer grids.
 var (
@@ -1139,7 +1308,7 @@ var (
 // candidate is one configuration the search tried.
 type candidate struct {
 	Name        string             `json:"name"`
-	Tau         float64            `json:"tau"`
+	Target      float64            `json:"target_ratio"` // the ladder's estimated compression ratio
 	Sparsity    map[string]float64 `json:"sparsity"`
 	Bits        map[string]int     `json:"bits"`
 	ValAccuracy float64            `json:"val_accuracy"`
@@ -1175,7 +1344,7 @@ type searchResult struct {
 // cannot read a test split. m is not changed. When no candidate is within
 // the budget the returned file holds m unchanged.
 func searchBudget(ctx context.Context, g *globals, m *nn.Model, train *data.Set, o searchOptions) (*searchResult, *format.File, error) {
-	tr, val := train.Split(o.ValFraction, o.Seed)
+	tr, val := train.Split(o.ValFraction, o.ValSeed)
 	if val.Len() == 0 || tr.Len() == 0 {
 		return nil, nil, fmt.Errorf("search: the validation split of %d training samples is empty", train.Len())
 	}
@@ -1197,7 +1366,7 @@ func searchBudget(ctx context.Context, g *globals, m *nn.Model, train *data.Set,
 	res := &searchResult{BaseVal: base.Accuracy, MaxDrop: o.MaxDrop, Objective: o.Objective, Best: -1, QuantSens: map[int][]quantize.LayerSensitivity{}}
 	g.logf("shrink compress: search: validation accuracy %.2f%% on %d samples, budget %.2f points\n", 100*base.Accuracy, val.Len(), 100*o.MaxDrop)
 	if base.Accuracy == 1 {
-		g.logf("shrink compress: warning: the input model scores 100%% on the validation split, so it has probably been trained on it; fine-tuned candidates forget those images and the budget cannot be met (train the baseline with --val-fraction %g --seed %d to hold them out)\n", o.ValFraction, o.Seed)
+		g.logf("shrink compress: warning: the input model scores 100%% on the validation split, so it has probably been trained on it; fine-tuned candidates forget those images and the budget cannot be met (train the baseline with --val-fraction %g --seed %d to hold them out)\n", o.ValFraction, o.ValSeed)
 	}
 
 	// Sensitivity, each layer alone, no fine-tuning.
@@ -1219,40 +1388,13 @@ func searchBudget(ctx context.Context, g *globals, m *nn.Model, train *data.Set,
 			layers = append(layers, p.Layer)
 		}
 	}
-	// A candidate at tolerance τ gives each layer the highest sparsity
-	// whose one-shot drop is within τ times the layer's share of the
-	// weights (the big layers hold the bytes and, in MNIST's first layer,
-	// the most redundancy), and the fewest bits whose one-shot clustering
-	// drop is within τ/searchBitsShare (clustering error adds to pruning
-	// error, so bits are chosen more cautiously).
 	weights := map[string]float64{}
-	var total float64
 	for _, l := range layers {
 		if a, ok := m.Layer(l).(nn.Accelerated); ok {
 			weights[l] = float64(len(a.Weight().W))
-			total += weights[l]
 		}
 	}
-	assign := func(tau float64) (map[string]float64, map[string]int) {
-		sp, bits := map[string]float64{}, map[string]int{}
-		for _, l := range layers {
-			tl := tau * weights[l] / total
-			for _, p := range res.PruneSens {
-				if p.Layer == l && base.Accuracy-p.Accuracy <= tl && p.Sparsity > sp[l] {
-					sp[l] = p.Sparsity
-				}
-			}
-			bits[l] = 8
-			for _, b := range searchBits {
-				for _, s := range res.QuantSens[b] {
-					if s.Layer == l && s.Drop <= tau/searchBitsShare && b < bits[l] {
-						bits[l] = b
-					}
-				}
-			}
-		}
-		return sp, bits
-	}
+	assign := searchAllocator(o.Objective, layers, weights, base.Accuracy, res.PruneSens, res.QuantSens)
 	cost := report.CostBytes
 	switch o.Objective {
 	case "macs":
@@ -1265,14 +1407,14 @@ func searchBudget(ctx context.Context, g *globals, m *nn.Model, train *data.Set,
 		return nil, nil, err
 	}
 	var files []*format.File
-	try := func(tau float64) (bool, error) {
-		sp, bits := assign(tau)
+	try := func(ratio float64) (bool, error) {
+		sp, bits := assign(ratio)
 		for _, c := range res.Candidates {
 			if maps.Equal(c.Sparsity, sp) && maps.Equal(c.Bits, bits) {
 				return c.Within, nil // same configuration as an earlier tau
 			}
 		}
-		c := candidate{Name: fmt.Sprintf("c%d τ=%g", len(res.Candidates)+1, tau), Tau: tau, Sparsity: sp, Bits: bits}
+		c := candidate{Name: fmt.Sprintf("c%d ×%.3g", len(res.Candidates)+1, ratio), Target: ratio, Sparsity: sp, Bits: bits}
 		g.logf("  candidate %s: %s\n", c.Name, c.config())
 		f, err := buildCandidate(ctx, g, m, tr, teacher, c, o)
 		if err != nil {
@@ -1299,42 +1441,38 @@ func searchBudget(ctx context.Context, g *globals, m *nn.Model, train *data.Set,
 		files = append(files, f)
 		return c.Within, nil
 	}
-	taus := o.Taus
-	if len(taus) == 0 {
-		taus = searchTaus
+	ratios := o.Ratios
+	if len(ratios) == 0 {
+		ratios = searchRatios
 	}
 	// Every rung of the ladder is tried: at a 0.1-point budget the
 	// mildest candidates can miss by noise (or by over-fitting the
 	// fine-tuning) while more aggressive ones pass, so a failure does not
 	// end the search.
-	var okTaus, badTaus []float64
-	for _, tau := range taus {
+	var okR, badR []float64
+	for _, r := range ratios {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		ok, err := try(tau)
+		ok, err := try(r)
 		if err != nil {
 			return nil, nil, err
 		}
 		if ok {
-			okTaus = append(okTaus, tau)
+			okR = append(okR, r)
 		} else {
-			badTaus = append(badTaus, tau)
-		}
-	}
-	lastOK, firstBad := -1.0, -1.0
-	if len(okTaus) > 0 {
-		lastOK = slices.Max(okTaus)
-		for _, t := range badTaus {
-			if t > lastOK && (firstBad < 0 || t < firstBad) {
-				firstBad = t
-			}
+			badR = append(badR, r)
 		}
 	}
 	// Refine between the most aggressive success and the next failure.
-	if lastOK >= 0 && firstBad > lastOK {
-		lo, hi := lastOK, firstBad
-		for range 2 {
+	if len(okR) > 0 {
+		lo, hi := slices.Max(okR), -1.0
+		for _, r := range badR {
+			if r > lo && (hi < 0 || r < hi) {
+				hi = r
+			}
+		}
+		for i := 0; i < 2 && hi > lo; i++ {
 			mid := math.Sqrt(lo * hi)
 			ok, err := try(mid)
 			if err != nil {

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,6 +17,8 @@ import (
 	"github.com/shrink-ml/shrink/data"
 	"github.com/shrink-ml/shrink/format"
 	"github.com/shrink-ml/shrink/nn"
+	"github.com/shrink-ml/shrink/prune"
+	"github.com/shrink-ml/shrink/quantize"
 )
 
 func TestParseRecipeErrors(t *testing.T) {
@@ -146,7 +150,7 @@ func TestSearch(t *testing.T) {
 	before := m.Stats()
 
 	g := &globals{quiet: true, stdout: io.Discard, stderr: io.Discard}
-	o := searchOptions{MaxDrop: 0.01, Objective: "size", ValFraction: 0.2, Epochs: 1, Seed: 1, Taus: []float64{0.005, 0.05, 0.5}}
+	o := searchOptions{MaxDrop: 0.01, Objective: "size", ValFraction: 0.2, ValSeed: 1, Epochs: 1, Seed: 1, Ratios: []float64{4, 16, 64}}
 	res, f, err := searchBudget(context.Background(), g, m, ds.Train, o)
 	require.NoError(t, err)
 	require.Equal(t, before, m.Stats(), "the input model is not changed")
@@ -206,4 +210,109 @@ func TestDemoStoryShort(t *testing.T) {
 	}
 	_, err = os.Stat(st.Plot)
 	require.NoError(t, err)
+}
+
+// TestCompressTeacher runs a recipe whose passes distill from a teacher
+// file, with the validation split's seed fixed apart from the training seed,
+// and checks the teacher option's errors.
+func TestCompressTeacher(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.shrink")
+	code, _, errs := shrinkRun(t, "train", "--arch", "mlp:32", "--epochs", "2", "-q", "-o", in)
+	require.Equal(t, 0, code, errs)
+	teacher := filepath.Join(dir, "teacher.shrink")
+	code, _, errs = shrinkRun(t, "train", "--arch", "mlp:64", "--epochs", "2", "-q", "-o", teacher)
+	require.Equal(t, 0, code, errs)
+	rec := filepath.Join(dir, "r.yaml")
+	text := fmt.Sprintf("passes:\n  - prune: {sparsity: 0.8, epochs: 1, distill: true, teacher: %q}\n  - quantize: {scheme: \"cluster:16\", epochs: 1, distill: true, temperature: 2}\n", teacher)
+	require.NoError(t, os.WriteFile(rec, []byte(text), 0o644))
+	out := filepath.Join(dir, "out.shrink")
+	run := func(args ...string) compressResult {
+		code, stdout, errs := shrinkRun(t, append([]string{"compress", in, "--recipe", rec, "-o", out, "--json", "-q"}, args...)...)
+		require.Equal(t, 0, code, errs)
+		var res compressResult
+		require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+		return res
+	}
+	a := run("--seed", "5", "--val-seed", "1")
+	f, err := format.Read(out)
+	require.NoError(t, err)
+	require.Equal(t, "1", f.Provenance.Options["val_seed"])
+	require.Equal(t, teacher, f.Provenance.Passes[0].Options["teacher"])
+	require.Equal(t, "true", f.Provenance.Passes[1].Options["distill"])
+	require.Greater(t, a.Accuracy, 0.5)
+	// The same held-out images as a run with --seed 1: the input model's
+	// validation accuracy is the same.
+	b := run("--seed", "1")
+	require.Equal(t, b.BaseVal, a.BaseVal)
+	f, err = format.Read(out)
+	require.NoError(t, err)
+	require.Equal(t, "1", f.Provenance.Options["val_seed"])
+
+	for _, c := range []struct{ teacher, want string }{
+		{filepath.Join(dir, "missing.shrink"), "missing.shrink"},
+		{rec, "r.yaml"}, // not a model file
+	} {
+		bad := fmt.Sprintf("passes:\n  - quantize: {scheme: \"cluster:4\", epochs: 1, distill: true, teacher: %q}\n", c.teacher)
+		require.NoError(t, os.WriteFile(rec, []byte(bad), 0o644))
+		code, _, errs := shrinkRun(t, "compress", in, "--recipe", rec, "-o", filepath.Join(dir, "bad.shrink"), "-q")
+		require.NotEqual(t, 0, code)
+		require.Contains(t, errs, "teacher")
+		require.Contains(t, errs, c.want)
+		require.NoFileExists(t, filepath.Join(dir, "bad.shrink"))
+	}
+}
+
+// TestSearchAllocator checks the Lagrangian allocation on made-up
+// sensitivities: a big sensitive layer, a big layer that loses nothing
+// however it is compressed, and a small layer.
+func TestSearchAllocator(t *testing.T) {
+	layers := []string{"big", "free", "small"}
+	weights := map[string]float64{"big": 10000, "free": 8000, "small": 100}
+	var ps []prune.SensitivityPoint
+	qs := map[int][]quantize.LayerSensitivity{}
+	for _, sp := range searchSparsities {
+		ps = append(ps,
+			prune.SensitivityPoint{Layer: "big", Sparsity: sp, Accuracy: 0.98 - 0.5*sp*sp*sp},
+			prune.SensitivityPoint{Layer: "free", Sparsity: sp, Accuracy: 0.98},
+			prune.SensitivityPoint{Layer: "small", Sparsity: sp, Accuracy: 0.98 - 0.3*sp*sp})
+	}
+	for _, b := range searchBits {
+		d := 0.02 / float64(b*b)
+		qs[b] = []quantize.LayerSensitivity{{Layer: "big", Drop: d}, {Layer: "free", Drop: 0}, {Layer: "small", Drop: d}}
+	}
+	assign := searchAllocator("size", layers, weights, 0.98, ps, qs)
+	var dense float64
+	for _, l := range layers {
+		dense += searchEstimate("size", weights[l], 0, 32)
+	}
+	est := func(sp map[string]float64, bits map[string]int) float64 {
+		var e float64
+		for _, l := range layers {
+			e += searchEstimate("size", weights[l], sp[l], bits[l])
+		}
+		return e
+	}
+	maxS, minB := slices.Max(searchSparsities), slices.Min(searchBits)
+	prev := math.Inf(1)
+	for _, r := range []float64{2, 8, 16, 32, 64} {
+		sp, bits := assign(r)
+		e := est(sp, bits)
+		require.LessOrEqual(t, e, dense/r, "ratio %g: %v %v", r, sp, bits)
+		require.LessOrEqual(t, e, prev, "ratio %g", r)
+		prev = e
+		// The layer that loses nothing is compressed all the way first.
+		require.Equal(t, maxS, sp["free"], "ratio %g", r)
+		require.Equal(t, minB, bits["free"], "ratio %g", r)
+	}
+	// At a mild ratio the sensitive layers keep more than the minimum.
+	sp, bits := assign(2)
+	require.Less(t, sp["big"], maxS)
+	require.Greater(t, bits["big"], minB)
+	// Out of reach: the smallest allocation of every layer.
+	sp, bits = assign(1e9)
+	for _, l := range layers {
+		require.Equal(t, maxS, sp[l], l)
+		require.Equal(t, minB, bits[l], l)
+	}
 }
