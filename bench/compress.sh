@@ -67,13 +67,24 @@ print(f"| {sys.argv[2]} | `shrink compress {sys.argv[4]}` | {r['base_file_bytes'
 PY
 }
 
-# tune NAME ARCH PRUNE_LAYERS PRUNE_EPOCHS STEPS LR QUANT_LAYERS QUANT_EPOCHS:
+# tune NAME ARCH PRUNE_LAYERS PRUNE_EPOCHS STEPS LR QUANT_LAYERS QUANT_EPOCHS [SEED [QDISTILL [TEACHER]]]:
 # writes a recipe variant and runs it on the 54k baseline; prints validation
-# figures and the size only (the JSON's test accuracy is not read).
+# figures and the size only (the JSON's test accuracy is not read). SEED is
+# the training seed (the validation split stays seed 1: --val-seed 1);
+# QDISTILL=yes distils the centroid fine-tuning too; TEACHER=lenet5 makes the
+# 54k lenet5 baseline the teacher of both passes instead of the input model.
 tune() {
-	local name=$1 arch=$2 pl=$3 pe=$4 steps=$5 lr=$6 ql=$7 qe=$8
+	local name=$1 arch=$2 pl=$3 pe=$4 steps=$5 lr=$6 ql=$7 qe=$8 seed=${9:-1} qd=${10:-no} teacher=${11:-}
 	[[ -z ${TUNE:-} || " $TUNE " == *" $name "* ]] || return 0
-	local y=$OUT/tune/$name.yaml
+	local y=$OUT/tune/$name.yaml tline="" qline="" note="seed $seed"
+	if [[ -n $teacher ]]; then
+		tline=$'\n'"      teacher: $(baseline "$teacher" val)"
+		note+=", teacher $teacher"
+	fi
+	if [[ $qd == yes ]]; then
+		qline=$'\n'"      distill: true$tline"
+		note+=", distilled centroids"
+	fi
 	cat >"$y" <<EOF
 name: $name
 val_fraction: 0.1
@@ -85,17 +96,17 @@ passes:
       steps: $steps
       epochs: $pe
       lr: $lr
-      distill: true
+      distill: true$tline
   - quantize:
       scheme: "cluster:16"
       layers: {$ql}
       epochs: $qe
-      lr: 0.0002
+      lr: 0.0002$qline
   - encode: {encoding: auto, compress: true, lossy: true}
 EOF
 	local start=$SECONDS
-	$NICE "$BIN" compress "$(baseline "$arch" val)" --recipe "$y" --data "$MNIST" --json -o "$OUT/tune/$name.shrink" >"$OUT/tune/$name.json" 2>"$OUT/tune/$name.log"
-	python3 - "$OUT/tune/$name.json" "$name" "$((SECONDS - start))" "prune {$pl} ${pe} ep; quantize {$ql} ${qe} ep" <<'PY' | tee -a "$OUT/tune.md"
+	$NICE "$BIN" compress "$(baseline "$arch" val)" --recipe "$y" --data "$MNIST" --seed "$seed" --val-seed 1 --json -o "$OUT/tune/$name.shrink" >"$OUT/tune/$name.json" 2>"$OUT/tune/$name.log"
+	python3 - "$OUT/tune/$name.json" "$name" "$((SECONDS - start))" "prune {$pl} ${pe} ep; quantize {$ql} ${qe} ep; $note" <<'PY' | tee -a "$OUT/tune.md"
 import json, sys
 r = json.load(open(sys.argv[1]))
 b = r["base_val_accuracy"]

@@ -37,6 +37,7 @@ type compressOptions struct {
 	valFraction float64
 	valSeed     int64
 	valSeedSet  bool
+	teacher     string
 	epochs      int
 	html        string
 	out         string
@@ -91,6 +92,7 @@ written beside OUT (OUT without extension + ".html", or --html).`,
 	f.Float64Var(&o.valFraction, "val-fraction", 0, "fraction of the training data carved out for validation (default: the recipe's val_fraction, else 0.1)")
 	f.Int64Var(&o.valSeed, "val-seed", 0, "seed of the validation split (default: --seed); fix it to compare training seeds on the same held-out images")
 	f.IntVar(&o.epochs, "epochs", 8, "search: fine-tuning epochs of each candidate's gradual pruning (centroid fine-tuning gets a tenth, at least one)")
+	f.StringVar(&o.teacher, "teacher", "", "model file to distil from instead of the input model: the search's candidates and recipe passes with distill: true that name no teacher")
 	f.BoolVar(&o.noDistill, "no-distill", false, "search: fine-tune candidates on the labels alone instead of the input model's logits")
 	f.StringVar(&o.html, "html", "", "HTML report (default: beside OUT, same name with .html)")
 	f.StringVarP(&o.out, "output", "o", "", "compressed model file to write (required)")
@@ -527,7 +529,7 @@ type passEnv struct {
 	ctx        context.Context
 	g          *globals
 	m          *nn.Model
-	input      *nn.Model // the recipe's input model, unchanged (the default teacher)
+	teacher    *nn.Model // the default teacher: --teacher, else the recipe's input model
 	train, val *data.Set // val is carved from the training data; no pass sees the test split
 	seed       int64
 	step       int
@@ -558,27 +560,36 @@ func (e *passEnv) trainConfig(a passArgs, defEpochs int, label string) nn.TrainC
 	return cfg
 }
 
+// loadTeacher reads a teacher model file and checks that it takes the
+// data's inputs and has m's classes.
+func loadTeacher(path string, m *nn.Model, train *data.Set) (*nn.Model, error) {
+	f, err := loadModel(path)
+	if err != nil {
+		return nil, fmt.Errorf("teacher: %w", err)
+	}
+	if !nn.Shape(train.Shape).Equal(f.Model.Input) {
+		return nil, fmt.Errorf("teacher %s takes inputs of shape %v, the data %v", path, f.Model.Input, nn.Shape(train.Shape))
+	}
+	if f.Model.Classes() != m.Classes() {
+		return nil, fmt.Errorf("teacher %s has %d classes, the model %d", path, f.Model.Classes(), m.Classes())
+	}
+	return f.Model, nil
+}
+
 // distillLoss sets cfg.Loss to the distillation loss when the pass asks for
-// it (option distill) and trains at all. The teacher is the recipe's input
-// model, or the model file named by option teacher; its logits on the
+// it (option distill) and trains at all. The teacher is the model file
+// named by option teacher, else --teacher, else the recipe's input model; its logits on the
 // training images are computed once and cached.
 func (e *passEnv) distillLoss(a passArgs, cfg *nn.TrainConfig) error {
 	if !a.bool("distill", false) || cfg.Epochs == 0 {
 		return nil
 	}
-	teacher := e.input
+	teacher := e.teacher
 	if path := a.str("teacher", ""); path != "" {
-		f, err := loadModel(path)
-		if err != nil {
-			return fmt.Errorf("teacher: %w", err)
+		var err error
+		if teacher, err = loadTeacher(path, e.m, e.train); err != nil {
+			return err
 		}
-		if !nn.Shape(e.train.Shape).Equal(f.Model.Input) {
-			return fmt.Errorf("teacher %s takes inputs of shape %v, the data %v", path, f.Model.Input, nn.Shape(e.train.Shape))
-		}
-		if f.Model.Classes() != e.m.Classes() {
-			return fmt.Errorf("teacher %s has %d classes, the model %d", path, f.Model.Classes(), e.m.Classes())
-		}
-		teacher = f.Model
 	}
 	loss, err := distill.Loss(teacher, e.train.X, a.float("temperature", 4), a.float("alpha", 0.9))
 	if err != nil {
@@ -961,12 +972,21 @@ func runCompress(ctx context.Context, g *globals, o *compressOptions) error {
 	if err != nil {
 		return err
 	}
+	teacher := in.Model
+	if o.teacher != "" {
+		if teacher, err = loadTeacher(o.teacher, in.Model, ds.Train); err != nil {
+			return usagef("--teacher: %v", err)
+		}
+	}
 	res := &compressResult{Model: o.out, Input: o.model, BaseVal: baseVal.Accuracy, BaseBytes: fileSize(o.model)}
 	prov := format.Provenance{
 		Command: commandLine(), Seed: g.seed, Data: ds.Info.Source, DataInfo: in.Provenance.DataInfo, Tool: "shrink",
 		Created: time.Now().UTC().Format(time.RFC3339),
 		Options: map[string]string{"input": o.model, "val_fraction": fmtFloat(valFrac), "val_seed": strconv.FormatInt(valSeed, 10)},
 		Passes:  append([]format.Pass(nil), in.Provenance.Passes...),
+	}
+	if o.teacher != "" {
+		prov.Options["teacher"] = o.teacher
 	}
 	if len(prov.DataInfo) == 0 {
 		prov.DataInfo, _ = json.Marshal(ds.Info)
@@ -977,7 +997,7 @@ func runCompress(ctx context.Context, g *globals, o *compressOptions) error {
 		res.Recipe = o.recipe
 		prov.Options["recipe"] = rec.Text
 		prov.Options["recipe_file"] = o.recipe
-		out, res.Steps, err = runRecipe(ctx, g, rec, in.Model, train, val, prov)
+		out, res.Steps, err = runRecipe(ctx, g, rec, in.Model, teacher, train, val, prov)
 		if err != nil {
 			return err
 		}
@@ -985,7 +1005,7 @@ func runCompress(ctx context.Context, g *globals, o *compressOptions) error {
 		budget, _ := parseDrop(o.maxDrop)
 		prov.Options["max_drop"] = o.maxDrop
 		prov.Options["objective"] = o.objective
-		so := searchOptions{MaxDrop: budget, Objective: o.objective, ValFraction: valFrac, ValSeed: valSeed, Epochs: o.epochs, Seed: g.seed, NoDistill: o.noDistill}
+		so := searchOptions{MaxDrop: budget, Objective: o.objective, ValFraction: valFrac, ValSeed: valSeed, Epochs: o.epochs, Seed: g.seed, NoDistill: o.noDistill, Teacher: teacher}
 		// The search gets the training data only: it cannot read the test split.
 		search, out, err = searchBudget(ctx, g, in.Model, ds.Train, so)
 		if err != nil {
@@ -1048,12 +1068,12 @@ func runCompress(ctx context.Context, g *globals, o *compressOptions) error {
 
 // runRecipe applies the recipe's passes to a copy of m and returns the file
 // to write, with provenance.
-func runRecipe(ctx context.Context, g *globals, rec *recipe, m *nn.Model, train, val *data.Set, prov format.Provenance) (*format.File, []stepResult, error) {
+func runRecipe(ctx context.Context, g *globals, rec *recipe, m, teacher *nn.Model, train, val *data.Set, prov format.Provenance) (*format.File, []stepResult, error) {
 	work, err := quantize.Clone(m)
 	if err != nil {
 		return nil, nil, fmt.Errorf("copying the model: %w", err)
 	}
-	e := &passEnv{ctx: ctx, g: g, m: work, input: m, train: train, val: val, seed: g.seed, encoding: "auto", compress: true}
+	e := &passEnv{ctx: ctx, g: g, m: work, teacher: teacher, train: train, val: val, seed: g.seed, encoding: "auto", compress: true}
 	var steps []stepResult
 	for i, st := range rec.Steps {
 		if err := ctx.Err(); err != nil {
@@ -1166,6 +1186,8 @@ type searchOptions struct {
 	Samples int
 	// NoDistill fine-tunes candidates on the labels alone.
 	NoDistill bool
+	// Teacher, when set, is distilled from instead of the input model.
+	Teacher *nn.Model
 }
 
 // searchRatios are the ladder's targets, least aggressive first: each
@@ -1359,7 +1381,11 @@ func searchBudget(ctx context.Context, g *globals, m *nn.Model, train *data.Set,
 	// computed once here (the loss only reads them).
 	var teacher nn.LossFunc
 	if o.Epochs > 0 && !o.NoDistill {
-		if teacher, err = distill.Loss(m, tr.X, searchTemperature, searchAlpha); err != nil {
+		tm := m
+		if o.Teacher != nil {
+			tm = o.Teacher
+		}
+		if teacher, err = distill.Loss(tm, tr.X, searchTemperature, searchAlpha); err != nil {
 			return nil, nil, fmt.Errorf("search: %w", err)
 		}
 	}

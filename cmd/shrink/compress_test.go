@@ -249,6 +249,18 @@ func TestCompressTeacher(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "1", f.Provenance.Options["val_seed"])
 
+	// --teacher: the default teacher of passes that name none, recorded.
+	norec := filepath.Join(dir, "n.yaml")
+	require.NoError(t, os.WriteFile(norec, []byte("passes:\n  - prune: {sparsity: 0.8, epochs: 1, distill: true}\n"), 0o644))
+	code, _, errs = shrinkRun(t, "compress", in, "--recipe", norec, "--teacher", teacher, "-o", out, "-q")
+	require.Equal(t, 0, code, errs)
+	f, err = format.Read(out)
+	require.NoError(t, err)
+	require.Equal(t, teacher, f.Provenance.Options["teacher"])
+	code, _, errs = shrinkRun(t, "compress", in, "--recipe", norec, "--teacher", rec, "-o", filepath.Join(dir, "bad.shrink"), "-q")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errs, "--teacher")
+
 	for _, c := range []struct{ teacher, want string }{
 		{filepath.Join(dir, "missing.shrink"), "missing.shrink"},
 		{rec, "r.yaml"}, // not a model file

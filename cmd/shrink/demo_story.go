@@ -64,7 +64,7 @@ func runDemoStory(ctx context.Context, g *globals, o *demoOptions, ds *data.Data
 		prov := format.Provenance{Command: commandLine(), Seed: g.seed, Data: ds.Info.Source, DataInfo: info, Tool: "shrink",
 			Created: time.Now().UTC().Format(time.RFC3339), Options: map[string]string{"input": baseline, "recipe": text, "val_fraction": "0.1"},
 			Passes: append([]format.Pass(nil), in.Provenance.Passes...)}
-		f, _, err := runRecipe(ctx, g, rec, in.Model, train, val, prov)
+		f, _, err := runRecipe(ctx, g, rec, in.Model, in.Model, train, val, prov)
 		if err != nil {
 			return nil, fmt.Errorf("demo %s: %w", r.name, err)
 		}
