@@ -1341,9 +1341,20 @@ type candidate struct {
 
 // config describes a candidate's per-layer choices.
 func (c *candidate) config() string {
+	layers := slices.Collect(maps.Keys(c.Bits))
+	for l := range c.Sparsity {
+		if _, ok := c.Bits[l]; !ok {
+			layers = append(layers, l)
+		}
+	}
+	slices.Sort(layers)
 	var parts []string
-	for _, l := range slices.Sorted(maps.Keys(c.Sparsity)) {
-		parts = append(parts, fmt.Sprintf("%s %.0f%%/%db", l, 100*c.Sparsity[l], c.Bits[l]))
+	for _, l := range layers {
+		b := "32b"
+		if c.Bits[l] > 0 {
+			b = fmt.Sprintf("%db", c.Bits[l])
+		}
+		parts = append(parts, fmt.Sprintf("%s %.4g%%/%s", l, 100*c.Sparsity[l], b))
 	}
 	return strings.Join(parts, " ")
 }

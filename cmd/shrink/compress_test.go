@@ -328,3 +328,10 @@ func TestSearchAllocator(t *testing.T) {
 		require.Equal(t, minB, bits[l], l)
 	}
 }
+
+func TestCandidateConfig(t *testing.T) {
+	c := candidate{Sparsity: map[string]float64{"fc1": 0.935}, Bits: map[string]int{"fc1": 3, "fc2": 4}}
+	require.Equal(t, "fc1 93.5%/3b fc2 0%/4b", c.config())
+	c = candidate{Sparsity: map[string]float64{"fc1": 0.5}}
+	require.Equal(t, "fc1 50%/32b", c.config())
+}
