@@ -250,6 +250,7 @@ func corruptCases(t testing.TB) []corruptCase {
 	}
 	zf := smallFile(t, true)
 	zp := split(t, zf)
+	require.Equal(t, "zstd", zp.tensor(0)["compression"], "smallFile(true) has a zstd tensor")
 	// Find a compressed tensor in the zstd file to damage.
 	for i := range zp.tensors() {
 		if zp.tensor(i)["compression"] != "zstd" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/fse"
@@ -17,13 +18,16 @@ import (
 const maxTensorBytes = 4 * MaxElements
 
 // maxRatio bounds how many raw bytes one stored byte can decode to, for
-// both compressions. zstd: a 128 KiB RLE block costs 4 bytes, so real
+// every compression. zstd: a 128 KiB RLE block costs 4 bytes, so real
 // frames never exceed it. fse: the writer's tables have at most 2^12
 // states, so even a symbol of normalized probability 4095/4096 costs
 // −log₂(4095/4096) ≈ 1/2839 bit, under 2^15 values per byte, and a tensor
 // of one repeated byte is never fse (fse.ErrUseRLE; zstd takes it). A
 // hostile fse stream can decode to more (zero-bit state cycles): the
-// decoder's DecompressLimit stops it at raw_length.
+// decoder's DecompressLimit stops it at raw_length. ctx: its
+// probabilities are at most 4095/4096 too, so a byte costs at least 1/2839
+// bit; the writer checks the ratio before it picks ctx, and the decoder
+// writes exactly raw_length bytes.
 const maxRatio = 1 << 15
 
 // fseSlack is how far past its DecompressLimit fse.Decompress can append
@@ -141,12 +145,17 @@ const (
 	compressionNone = "none"
 	compressionZstd = "zstd"
 	compressionFSE  = "fse"
+	compressionCtx  = "ctx"
 )
 
 // maybeCompress returns the stored bytes and compression name: when asked
-// for, the smallest of zstd, fse (with the first tables bytes verbatim) and
-// the raw bytes (raw on ties).
-func maybeCompress(raw []byte, tables int, compress bool) ([]byte, string) {
+// for, the smallest of zstd, fse and ctx (both with the first tables bytes
+// verbatim, ctx with the rest in rows of cols bytes) and the raw bytes
+// (the earlier on ties). ctx is tried only when cols > 0 (see ctxRowLen)
+// and at least 3/4 of the coded bytes are one value, as in a pruned
+// tensor: it is some ten times slower than fse, and gains little
+// elsewhere.
+func maybeCompress(raw []byte, tables, cols int, compress bool) ([]byte, string) {
 	if !compress || len(raw) == 0 {
 		return raw, compressionNone
 	}
@@ -158,7 +167,35 @@ func maybeCompress(raw []byte, tables int, compress bool) ([]byte, string) {
 	if f := compressFSE(raw, tables); f != nil && len(f) < len(best) {
 		best, name = f, compressionFSE
 	}
+	if cols > 0 && tables >= 0 && tables < len(raw) && mostlyOneByte(raw[tables:]) {
+		if c := compressCtx(raw, tables, cols); c != nil && len(c) < len(best) && len(raw) <= maxRatio*len(c) {
+			best, name = c, compressionCtx
+		}
+	}
 	return best, name
+}
+
+// mostlyOneByte reports whether one byte value makes up at least 3/4 of b.
+func mostlyOneByte(b []byte) bool {
+	var h [256]int
+	for _, v := range b {
+		h[v]++
+	}
+	return 4*slices.Max(h[:]) >= 3*len(b)
+}
+
+// ctxRowLen is the row length the writer gives ctx for p's raw bytes in
+// enc, the first tables of them verbatim: the tensor's row length (its
+// values over shape[0]) for an encoding of one-byte codes after its tables
+// (Int8, Codebook8), and 0, no ctx, for the others. Float and sparse
+// encodings are left to zstd and fse: their bytes are not codes, and
+// which of them is smallest picks the layer's inference path.
+func ctxRowLen(p *nn.Param, enc Encoding, raw []byte, tables int) int {
+	if c := codecs[enc]; c == nil || c.tables == nil || len(raw)-tables != len(p.W) {
+		return 0
+	}
+	_, cols := rowsCols(p)
+	return cols
 }
 
 // compressFSE returns raw in the fse layout: uvarint P, the first P bytes
@@ -221,6 +258,8 @@ func decompress(stored []byte, compression string, rawLen int) ([]byte, error) {
 		return decompressZstd(stored, rawLen)
 	case compressionFSE:
 		return decompressFSE(stored, rawLen)
+	case compressionCtx:
+		return decompressCtx(stored, rawLen)
 	}
 	return nil, fmt.Errorf("unknown compression %q: %w", compression, ErrCorrupt)
 }

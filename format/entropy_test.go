@@ -136,6 +136,74 @@ func TestCodebook8RoundTrip(t *testing.T) {
 	require.Greater(t, usedFSE, 8, "sparse codes pick fse")
 }
 
+// structured gives p codebook codes (K = 2^bits, centroid 0 is 0) shaped
+// like a pruned layer: every third column all zero, the others non-zero
+// with a density from 5% to 60% that rows scale by 0.5 to 1.5.
+func structured(p *nn.Param, bits int, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 13))
+	clustered(p, bits, 1, seed) // all zero, the centroids set
+	q := p.Quant
+	colD := make([]float64, q.Cols)
+	for c := range colD {
+		if c%3 != 0 {
+			colD[c] = 0.05 + 0.55*rng.Float64()
+		}
+	}
+	for r := range q.Rows {
+		rowF := 0.5 + rng.Float64()
+		for c := range q.Cols {
+			if rng.Float64() < colD[c]*rowF {
+				q.Codes[r*q.Cols+c] = int16(1 + rng.IntN(len(q.Codebook)-1))
+			}
+		}
+	}
+	q.Dequantize(p.W)
+}
+
+// ctxFile is a small valid file whose fc1.weight (24×60, 3-bit codes,
+// column structure) is codebook8; compressed, it is ctx.
+func ctxFile(t testing.TB, compress bool) []byte {
+	t.Helper()
+	m := buildModel(t, "dense:24,relu,dense:3", nn.Shape{60}, 5)
+	structured(m.Layers[0].Params()[0], 3, 5)
+	f := format.New(m, provenance())
+	f.Compress = compress
+	f.Encodings = map[string]format.Encoding{"fc1.weight": format.Codebook8}
+	var buf bytes.Buffer
+	require.NoError(t, format.Encode(&buf, f))
+	return buf.Bytes()
+}
+
+// TestCtxPicked: ctx is chosen where columns differ in density, is
+// smaller than fse would be, decodes bit-exactly, and re-encoding the
+// file read gives the same bytes.
+func TestCtxPicked(t *testing.T) {
+	for _, shape := range [][2]int{{24, 60}, {100, 300}, {50, 500}} {
+		rows, cols := shape[0], shape[1]
+		m := buildModel(t, "dense:"+itoa(rows)+",relu,dense:3", nn.Shape{cols}, 2)
+		structured(m.Layers[0].Params()[0], 3, uint64(rows))
+		b := encodeOne(t, m, format.Codebook8, true)
+		enc, comp, n := storedAs(t, b, 0)
+		raw := rawTensor(t, encodeOne(t, m, format.Codebook8, false), 0)
+		z, err := fseCompress(raw[4+4*8:])
+		require.NoError(t, err)
+		t.Logf("%d×%d: fse %d bytes, %v+%s %d", rows, cols, 1+4+4*8+len(z), enc, comp, n)
+		require.Equal(t, "ctx", comp, shape)
+		require.Equal(t, format.Codebook8, enc)
+		require.Less(t, n, int64(1+4+4*8+len(z))*95/100, shape)
+		g, err := format.Decode(b)
+		require.NoError(t, err)
+		requireSameWeights(t, m, g.Model)
+		require.Equal(t, m.Layers[0].Params()[0].Quant, g.Model.Layers[0].Params()[0].Quant)
+		var again bytes.Buffer
+		require.NoError(t, format.Encode(&again, g))
+		require.Equal(t, b, again.Bytes())
+	}
+	b := ctxFile(t, true)
+	_, comp, _ := storedAs(t, b, 0)
+	require.Equal(t, "ctx", comp)
+}
+
 // TestFSEPicked checks that fse is chosen where it wins and decodes
 // bit-exactly, for tensors of every size around the FSE block edges.
 func TestFSEPicked(t *testing.T) {
@@ -200,7 +268,7 @@ func TestInt8SparseFSE(t *testing.T) {
 	enc, comp, n := storedAs(t, b, 0)
 	t.Logf("int8 90%% sparse: %d raw, zstd %d, %s %d", len(rawTensor(t, raw, 0)), old, comp, n)
 	require.Equal(t, format.Int8, enc)
-	require.Equal(t, "fse", comp)
+	require.Contains(t, []string{"fse", "ctx"}, comp)
 	require.Less(t, n, int64(old))
 	g, err := format.Decode(b)
 	require.NoError(t, err)
@@ -322,6 +390,67 @@ func entropyCorruptCases(t testing.TB) []corruptCase {
 		return fseStored(t, long, 4+4*k)
 	}))
 
+	// ctx streams: uvarint P = 36, the codebook header and centroids, uvarint
+	// C = 60, Z, A−1, uvarint D, body.
+	cf := ctxFile(t, true)
+	_, comp, _ = storedAs(t, cf, 0)
+	require.Equal(t, "ctx", comp)
+	cfRaw := rawTensor(t, ctxFile(t, false), 0)
+	const ctxHdr = 1 + 36 + 1 + 1 + 1 + 1
+	ctxCut := func(name string, fn func([]byte) []byte) {
+		add("ctx: "+name, rewriteStored(t, cf, 0, fn))
+	}
+	ctxCut("truncated body", func(s []byte) []byte { return s[:len(s)-1] })
+	ctxCut("body cut in half", func(s []byte) []byte { return s[:(len(s)+ctxHdr)/2] })
+	ctxCut("no body", func(s []byte) []byte { return s[:ctxHdr] })
+	ctxCut("cut in the header", func(s []byte) []byte { return s[:ctxHdr-2] })
+	ctxCut("byte appended", func(s []byte) []byte { return append(s, 0) })
+	ctxCut("first body byte damaged", func(s []byte) []byte { return with(s, ctxHdr, s[ctxHdr]^0x40) })
+	ctxCut("middle byte damaged", func(s []byte) []byte { return with(s, (len(s)+ctxHdr)/2, s[(len(s)+ctxHdr)/2]^0x08) })
+	ctxCut("verbatim length past the end", set(0, 0xff, 0xff, 0x03))
+	ctxCut("verbatim length is everything", func(s []byte) []byte {
+		return append(binary.AppendUvarint(nil, uint64(len(cfRaw))), s[1:]...)
+	})
+	ctxCut("verbatim centroids damaged", func(s []byte) []byte { return with(s, 6, s[6]^1) })
+	ctxCut("row length 0", set(37, 0))
+	ctxCut("row length 188", func(s []byte) []byte {
+		return append(append(append([]byte(nil), s[:37]...), 0x80|60, 0x01), s[38:]...)
+	})
+	ctxCut("row length past the coded bytes", func(s []byte) []byte {
+		return append(append(append([]byte(nil), s[:37]...), binary.AppendUvarint(nil, uint64(len(cfRaw)-35))...), s[38:]...)
+	})
+	ctxCut("zero symbol outside the alphabet", func(s []byte) []byte { return with(s, 38, s[39]+1) })
+	ctxCut("zero symbol changed", func(s []byte) []byte { return with(s, 38, s[38]+1) })
+	ctxCut("alphabet of 2", set(39, 1))
+	ctxCut("alphabet of 256", set(39, 0xff))
+	ctxCut("distance 1", set(40, 1))
+	ctxCut("distance = row length", set(40, 60))
+	ctxCut("distance 2", set(40, 2))
+	add("ctx: raw_length 4 short", tamper(t, cf, func(p *parts) { p.tensor(0)["raw_length"] = len(cfRaw) - 4 }))
+	add("ctx: raw_length 4 long", tamper(t, cf, func(p *parts) { p.tensor(0)["raw_length"] = len(cfRaw) + 4 }))
+	add("ctx: raw_length past the ratio", tamper(t, cf, func(p *parts) {
+		n, _ := p.tensor(0)["length"].(json.Number).Int64()
+		cols := (1<<15)*int(n)/24 + 1
+		p.meta["input"] = []any{cols}
+		p.tensor(0)["shape"] = []any{24, cols}
+		p.tensor(0)["raw_length"] = 4 + 4*8 + 24*cols
+	}))
+	add("ctx: claimed on fse bytes", tamper(t, zf, func(p *parts) { p.tensor(0)["compression"] = "ctx" }))
+	add("ctx: claimed on raw bytes", tamper(t, ctxFile(t, false), func(p *parts) { p.tensor(0)["compression"] = "ctx" }))
+	add("fse: claimed on ctx bytes", tamper(t, cf, func(p *parts) { p.tensor(0)["compression"] = "fse" }))
+	add("zstd: claimed on ctx bytes", tamper(t, cf, func(p *parts) { p.tensor(0)["compression"] = "zstd" }))
+	add("ctx: stream of a longer tensor", rewriteStored(t, cf, 0, func([]byte) []byte {
+		long := append(append([]byte(nil), cfRaw...), cfRaw[36:]...)
+		return ctxStored(long, 36, 60)
+	}))
+	// A valid ctx stream of other codes: the CRC-32C catches it; with the
+	// CRC fixed, codes ≥ K reach the codebook8 decoder.
+	other := with(cfRaw, len(cfRaw)-1, cfRaw[len(cfRaw)-1]^1)
+	add("ctx: valid stream of other bytes", rewriteStored(t, cf, 0, func([]byte) []byte { return ctxStored(other, 36, 60) }))
+	badCodes := with(cfRaw, len(cfRaw)-1, 8)
+	add("codebook8: index ≥ K under ctx", tamper(t, rewriteStored(t, cf, 0, func([]byte) []byte { return ctxStored(badCodes, 36, 60) }),
+		func(p *parts) { p.tensor(0)["crc32c"] = crc32.Checksum(badCodes, crc32.MakeTable(crc32.Castagnoli)) }))
+
 	// codebook8 raw bytes.
 	addRaw := func(name string, fn func([]byte) []byte) {
 		add("codebook8: "+name, rewriteQuant(t, cb8, 0, fn))
@@ -391,6 +520,10 @@ func fseStored(t testing.TB, raw []byte, p int) []byte {
 	out := binary.AppendUvarint(nil, uint64(p))
 	return append(append(out, raw[:p]...), z...)
 }
+
+// ctxStored lays raw out as the ctx compression stores it: P verbatim
+// bytes, the rest in rows of cols.
+func ctxStored(raw []byte, p, cols int) []byte { return format.CompressCtxForTest(raw, p, cols) }
 
 // TestFSECRC: fse cannot see every corruption; a stream that decodes to
 // the right length but other bytes is caught by the tensor's CRC-32C.

@@ -66,8 +66,8 @@ type File struct {
 	// Encodings maps a tensor name ("fc1.weight") to its encoding; tensors
 	// not listed are stored as Float32. After Decode it lists every tensor.
 	Encodings map[string]Encoding
-	// Compress stores each tensor compressed (zstd or fse, whichever is
-	// smallest) when that is smaller, a Codebook tensor as Codebook8 when
+	// Compress stores each tensor compressed (zstd, fse or ctx, whichever
+	// is smallest) when that is smaller, a Codebook tensor as Codebook8 when
 	// that stores smaller, and the metadata zstd-compressed when that is
 	// smaller. New sets it; after Decode it reports whether any tensor or
 	// the metadata was compressed.

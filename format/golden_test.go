@@ -131,6 +131,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add(entropyFile(f, format.Codebook8, true))
 	f.Add(entropyFile(f, format.Codebook8, false))
 	f.Add(entropyFile(f, format.Codebook, true))
+	// ctx (a codebook8 tensor with column structure).
+	f.Add(ctxFile(f, true))
+	f.Add(ctxFile(f, false))
 	var int8z bytes.Buffer
 	g := format.New(sparseInt8Model(f), format.Provenance{Tool: "test"})
 	g.Encodings = map[string]format.Encoding{"fc1.weight": format.Int8}

@@ -222,7 +222,7 @@ func checkDirectory(ts []tensorEntry, dataLen int64, plan archPlan) error {
 			if e.Length != e.RawLength {
 				return corrupt("tensor %q: uncompressed but length %d != raw_length %d", e.Name, e.Length, e.RawLength)
 			}
-		case compressionZstd, compressionFSE:
+		case compressionZstd, compressionFSE, compressionCtx:
 			if e.RawLength > maxRatio*e.Length {
 				return corrupt("tensor %q: raw_length %d cannot come from %d %s bytes", e.Name, e.RawLength, e.Length, e.Compression)
 			}

@@ -65,14 +65,15 @@ var alternates = map[Encoding][]Encoding{
 }
 
 // storeTensor encodes p in enc and compresses it when compress is set:
-// the smallest of the raw bytes, zstd and fse, over enc and its alternates
-// (enc on ties).
+// the smallest of the raw bytes, zstd, fse and ctx, over enc and its
+// alternates (enc on ties).
 func storeTensor(p *nn.Param, enc Encoding, compress bool) (stored, error) {
 	raw, err := encodeTensor(p, enc)
 	if err != nil {
 		return stored{}, err
 	}
-	b, comp := maybeCompress(raw, tablesLen(p, enc, raw), compress)
+	t := tablesLen(p, enc, raw)
+	b, comp := maybeCompress(raw, t, ctxRowLen(p, enc, raw, t), compress)
 	best := stored{enc: enc, raw: raw, stored: b, comp: comp}
 	if !compress {
 		return best, nil
@@ -82,7 +83,8 @@ func storeTensor(p *nn.Param, enc Encoding, compress bool) (stored, error) {
 		if err != nil {
 			continue // enc encoded, so its alternates do; but never fail on one
 		}
-		if b, comp := maybeCompress(raw, tablesLen(p, alt, raw), true); len(b) < len(best.stored) {
+		t := tablesLen(p, alt, raw)
+		if b, comp := maybeCompress(raw, t, ctxRowLen(p, alt, raw, t), true); len(b) < len(best.stored) {
 			best = stored{enc: alt, raw: raw, stored: b, comp: comp}
 		}
 	}
