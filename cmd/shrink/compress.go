@@ -1197,6 +1197,10 @@ type searchOptions struct {
 // allocate in searchBudget).
 var searchRatios = []float64{8, 16, 32, 40, 50, 64, 96, 128}
 
+// searchMoreRungs caps the rungs tried beyond the ladder when its most
+// aggressive one is within budget.
+const searchMoreRungs = 6
+
 // searchBitsWeight weighs a layer's one-shot clustering drop against its
 // one-shot pruning drop: fine-tuning recovers most of what pruning loses
 // (lenet300's fc1 loses 14 points at 93% one-shot and 0.1 after gradual
@@ -1444,11 +1448,13 @@ func searchBudget(ctx context.Context, g *globals, m *nn.Model, train *data.Set,
 		return nil, nil, err
 	}
 	var files []*format.File
+	// try builds and scores the candidate for ratio; an allocation tried
+	// before is not trained again.
 	try := func(ratio float64) (bool, error) {
 		sp, bits := assign(ratio)
 		for _, c := range res.Candidates {
 			if maps.Equal(c.Sparsity, sp) && maps.Equal(c.Bits, bits) {
-				return c.Within, nil // same configuration as an earlier tau
+				return c.Within, nil
 			}
 		}
 		c := candidate{Name: fmt.Sprintf("c%d ×%.3g", len(res.Candidates)+1, ratio), Target: ratio, Sparsity: sp, Bits: bits}
@@ -1499,6 +1505,29 @@ func searchBudget(ctx context.Context, g *globals, m *nn.Model, train *data.Set,
 			okR = append(okR, r)
 		} else {
 			badR = append(badR, r)
+		}
+	}
+	// When the most aggressive rung is within budget, the ladder did not
+	// reach the limit: go on, ×1.5 a rung, until a candidate fails or the
+	// smallest allocation there is has been tried.
+	if top := slices.Max(ratios); len(okR) > 0 && slices.Max(okR) == top {
+		spMin, bitsMin := assign(math.Inf(1))
+		for r, i := top*1.5, 0; i < searchMoreRungs; r, i = r*1.5, i+1 {
+			if err := ctx.Err(); err != nil {
+				return nil, nil, err
+			}
+			ok, err := try(r)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok {
+				badR = append(badR, r)
+				break
+			}
+			okR = append(okR, r)
+			if sp, bits := assign(r); maps.Equal(sp, spMin) && maps.Equal(bits, bitsMin) {
+				break
+			}
 		}
 	}
 	// Refine between the most aggressive success and the next failure.

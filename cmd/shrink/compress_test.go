@@ -176,6 +176,19 @@ func TestSearch(t *testing.T) {
 	require.True(t, secs[0].Frontier)
 	require.Len(t, secs[0].Rows, len(res.Candidates))
 	require.True(t, strings.HasPrefix(secs[0].Rows[0].Name, "c1"))
+
+	// A budget every rung meets: the search goes past the ladder's end
+	// until a candidate fails or the allocation stops changing.
+	o.MaxDrop, o.Ratios, o.Samples = 0.9, []float64{2, 3}, 500
+	res, _, err = searchBudget(context.Background(), g, m, ds.Train, o)
+	require.NoError(t, err)
+	var top float64
+	for _, c := range res.Candidates {
+		top = max(top, c.Target)
+	}
+	require.Greater(t, top, 3.0)
+	require.LessOrEqual(t, len(res.Candidates), 2+searchMoreRungs)
+	require.GreaterOrEqual(t, res.Best, 0)
 }
 
 func TestDemoStoryShort(t *testing.T) {
