@@ -198,7 +198,7 @@ var trainOpts = map[string]optSpec{
 // distillOpts are the options of the passes that can fine-tune against a
 // teacher's logits instead of the labels alone.
 var distillOpts = map[string]optSpec{
-	"distill":     {kind: optBool, doc: "fine-tune with the distillation loss (teacher: the recipe's input model, or teacher)"},
+	"distill":     {kind: optBool, doc: "fine-tune with the distillation loss (teacher: option teacher, else compress --teacher, else the recipe's input model)"},
 	"teacher":     {kind: optString, doc: "distill: a model file to use as teacher instead of the recipe's input model"},
 	"temperature": {kind: optFloat, doc: "distill: default 4"},
 	"alpha":       {kind: optFrac, doc: "distill: default 0.9"},
