@@ -310,6 +310,13 @@ func entropyFile(t testing.TB, enc format.Encoding, compress bool) []byte {
 // rewriteStored returns b with tensor i's stored bytes replaced by fn and
 // the offsets and lengths made to match; raw_length and crc32c stay.
 func rewriteStored(t testing.TB, b []byte, i int, fn func(stored []byte) []byte) []byte {
+	return rewrite(t, b, i, fn, false)
+}
+
+// rewrite replaces tensor i's stored bytes in b by fn of them and makes
+// the offsets and lengths match; with raw, the bytes are the raw ones (an
+// uncompressed file) and raw_length and crc32c are made to match too.
+func rewrite(t testing.TB, b []byte, i int, fn func([]byte) []byte, raw bool) []byte {
 	return tamper(t, b, func(p *parts) {
 		var data []byte
 		for j := range p.tensors() {
@@ -319,6 +326,10 @@ func rewriteStored(t testing.TB, b []byte, i int, fn func(stored []byte) []byte)
 			s := append([]byte(nil), p.data[off:off+n]...)
 			if j == i {
 				s = fn(s)
+				if raw {
+					e["raw_length"] = len(s)
+					e["crc32c"] = crc32.Checksum(s, crc32.MakeTable(crc32.Castagnoli))
+				}
 			}
 			e["offset"] = len(data)
 			e["length"] = len(s)

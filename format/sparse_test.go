@@ -2,8 +2,6 @@ package format_test
 
 import (
 	"bytes"
-	"encoding/json"
-	"hash/crc32"
 	"math/rand/v2"
 	"testing"
 
@@ -167,24 +165,7 @@ func TestSparseEncodingNames(t *testing.T) {
 // replaced by fn(raw), the directory (offsets, lengths, CRC) made to match,
 // so that the reader's checks reach the tensor's decoder.
 func rewriteTensor(t testing.TB, b []byte, i int, fn func(raw []byte) []byte) []byte {
-	return tamper(t, b, func(p *parts) {
-		var data []byte
-		for j := range p.tensors() {
-			e := p.tensor(j)
-			off, _ := e["offset"].(json.Number).Int64()
-			n, _ := e["length"].(json.Number).Int64()
-			raw := append([]byte(nil), p.data[off:off+n]...)
-			if j == i {
-				raw = fn(raw)
-				e["raw_length"] = len(raw)
-				e["crc32c"] = crc32.Checksum(raw, crc32.MakeTable(crc32.Castagnoli))
-			}
-			e["offset"] = len(data)
-			e["length"] = len(raw)
-			data = append(data, raw...)
-		}
-		p.data = data
-	})
+	return rewrite(t, b, i, fn, true)
 }
 
 func sparseCorruptCases(t testing.TB) []corruptCase {

@@ -72,9 +72,7 @@ func storeTensor(p *nn.Param, enc Encoding, compress bool) (stored, error) {
 	if err != nil {
 		return stored{}, err
 	}
-	t := tablesLen(p, enc, raw)
-	b, comp := maybeCompress(raw, t, ctxRowLen(p, enc, raw, t), compress)
-	best := stored{enc: enc, raw: raw, stored: b, comp: comp}
+	best := compressTensor(p, enc, raw, compress)
 	if !compress {
 		return best, nil
 	}
@@ -83,12 +81,20 @@ func storeTensor(p *nn.Param, enc Encoding, compress bool) (stored, error) {
 		if err != nil {
 			continue // enc encoded, so its alternates do; but never fail on one
 		}
-		t := tablesLen(p, alt, raw)
-		if b, comp := maybeCompress(raw, t, ctxRowLen(p, alt, raw, t), true); len(b) < len(best.stored) {
-			best = stored{enc: alt, raw: raw, stored: b, comp: comp}
+		if s := compressTensor(p, alt, raw, true); len(s.stored) < len(best.stored) {
+			best = s
 		}
 	}
 	return best, nil
+}
+
+// compressTensor is p's raw bytes in enc, stored compressed when compress
+// is set and that is smaller (maybeCompress, with enc's tables verbatim and
+// ctx's rows where enc has one-byte codes).
+func compressTensor(p *nn.Param, enc Encoding, raw []byte, compress bool) stored {
+	t := tablesLen(p, enc, raw)
+	b, comp := maybeCompress(raw, t, ctxRowLen(p, enc, raw, t), compress)
+	return stored{enc: enc, raw: raw, stored: b, comp: comp}
 }
 
 // tablesLen is the length of raw's leading scales or centroids (codec.tables).

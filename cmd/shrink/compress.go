@@ -500,6 +500,9 @@ func formatOpt(v any) string {
 // checkStep validates what a pass's options can be checked for without a
 // model (scheme names, required options).
 func checkStep(st *recipeStep) error {
+	if st.Args.str("teacher", "") != "" && !st.Args.bool("distill", false) {
+		return fmt.Errorf("option teacher needs distill: true")
+	}
 	switch st.Pass {
 	case "quantize":
 		if _, err := quantize.Parse(st.Args.str("scheme", "int8"), st.Args.str("granularity", "")); err != nil {
@@ -529,8 +532,9 @@ type passEnv struct {
 	ctx        context.Context
 	g          *globals
 	m          *nn.Model
-	teacher    *nn.Model // the default teacher: --teacher, else the recipe's input model
-	train, val *data.Set // val is carved from the training data; no pass sees the test split
+	teacher    *nn.Model            // the default teacher: --teacher, else the recipe's input model
+	teachers   map[string]*nn.Model // the recipe's teacher files, by path, read before the first pass
+	train, val *data.Set            // val is carved from the training data; no pass sees the test split
 	seed       int64
 	step       int
 	// File encoding, set by the encode pass.
@@ -561,35 +565,34 @@ func (e *passEnv) trainConfig(a passArgs, defEpochs int, label string) nn.TrainC
 }
 
 // loadTeacher reads a teacher model file and checks that it takes the
-// data's inputs and has m's classes.
+// data's inputs and has m's classes. Its errors name the file; the caller
+// names the flag or recipe option.
 func loadTeacher(path string, m *nn.Model, train *data.Set) (*nn.Model, error) {
 	f, err := loadModel(path)
 	if err != nil {
-		return nil, fmt.Errorf("teacher: %w", err)
+		return nil, err
 	}
 	if !nn.Shape(train.Shape).Equal(f.Model.Input) {
-		return nil, fmt.Errorf("teacher %s takes inputs of shape %v, the data %v", path, f.Model.Input, nn.Shape(train.Shape))
+		return nil, fmt.Errorf("%s takes inputs of shape %v, the data %v", path, f.Model.Input, nn.Shape(train.Shape))
 	}
 	if f.Model.Classes() != m.Classes() {
-		return nil, fmt.Errorf("teacher %s has %d classes, the model %d", path, f.Model.Classes(), m.Classes())
+		return nil, fmt.Errorf("%s has %d classes, the model %d", path, f.Model.Classes(), m.Classes())
 	}
 	return f.Model, nil
 }
 
 // distillLoss sets cfg.Loss to the distillation loss when the pass asks for
 // it (option distill) and trains at all. The teacher is the model file
-// named by option teacher, else --teacher, else the recipe's input model; its logits on the
-// training images are computed once and cached.
+// named by option teacher (read by runRecipe), else --teacher, else the
+// recipe's input model; its logits on the training images are computed
+// once per pass and cached.
 func (e *passEnv) distillLoss(a passArgs, cfg *nn.TrainConfig) error {
 	if !a.bool("distill", false) || cfg.Epochs == 0 {
 		return nil
 	}
 	teacher := e.teacher
 	if path := a.str("teacher", ""); path != "" {
-		var err error
-		if teacher, err = loadTeacher(path, e.m, e.train); err != nil {
-			return err
-		}
+		teacher = e.teachers[path]
 	}
 	loss, err := distill.Loss(teacher, e.train.X, a.float("temperature", 4), a.float("alpha", 0.9))
 	if err != nil {
@@ -908,6 +911,9 @@ func (o *compressOptions) validate() error {
 	if o.epochs < 0 {
 		return usagef("--epochs %d must not be negative", o.epochs)
 	}
+	if o.noDistill && o.teacher != "" {
+		return usagef("--no-distill and --teacher contradict each other: the search would not use the teacher")
+	}
 	return nil
 }
 
@@ -1073,7 +1079,19 @@ func runRecipe(ctx context.Context, g *globals, rec *recipe, m, teacher *nn.Mode
 	if err != nil {
 		return nil, nil, fmt.Errorf("copying the model: %w", err)
 	}
-	e := &passEnv{ctx: ctx, g: g, m: work, teacher: teacher, train: train, val: val, seed: g.seed, encoding: "auto", compress: true}
+	e := &passEnv{ctx: ctx, g: g, m: work, teacher: teacher, teachers: map[string]*nn.Model{}, train: train, val: val, seed: g.seed, encoding: "auto", compress: true}
+	// Teacher files are read (and checked) once, before any pass trains.
+	for _, st := range rec.Steps {
+		path := st.Args.str("teacher", "")
+		if path == "" || e.teachers[path] != nil {
+			continue
+		}
+		t, err := loadTeacher(path, m, train)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s:%d: %s.teacher: %w", rec.File, st.Line, st.Pass, err)
+		}
+		e.teachers[path] = t
+	}
 	var steps []stepResult
 	for i, st := range rec.Steps {
 		if err := ctx.Err(); err != nil {
@@ -1194,7 +1212,7 @@ type searchOptions struct {
 // candidate is the per-layer allocation that the sensitivities rate best
 // among those whose estimated cost (bytes for --objective size, non-zero
 // weights otherwise) is the float32 model's divided by the ratio (see
-// allocate in searchBudget).
+// searchAllocator).
 var searchRatios = []float64{8, 16, 32, 40, 50, 64, 96, 128}
 
 // searchMoreRungs caps the rungs tried beyond the ladder when its most
@@ -1304,7 +1322,8 @@ func searchAllocator(objective string, layers []string, weights map[string]float
 // searchEstimate is the estimated cost of a layer of n weights at the given
 // sparsity and codebook bits (32: float32): for --objective size its bytes
 // as codebook indices entropy-coded with the zeros (H(density) + density ×
-// bits per weight, what FSE over codebook8 comes close to); otherwise its
+// bits per weight, which FSE over codebook8 comes close to and ctx beats
+// on structured masks); otherwise its
 // non-zero weights, with the bytes as a small tie-break so that bits are
 // not wasted.
 func searchEstimate(objective string, n, sparsity float64, bits int) float64 {
@@ -1392,8 +1411,9 @@ func searchBudget(ctx context.Context, g *globals, m *nn.Model, train *data.Set,
 	if err != nil {
 		return nil, nil, err
 	}
-	// Every candidate fine-tunes against m's logits on the training part,
-	// computed once here (the loss only reads them).
+	// Every candidate fine-tunes against the teacher's logits (m's, unless
+	// o.Teacher) on the training part, computed once here (the loss only
+	// reads them).
 	var teacher nn.LossFunc
 	if o.Epochs > 0 && !o.NoDistill {
 		tm := m
@@ -1581,9 +1601,10 @@ func searchBudget(ctx context.Context, g *globals, m *nn.Model, train *data.Set,
 // each layer's weights to c's bits, and chooses the encodings. With
 // fine-tuning epochs it trains the way the recipes do: gradual (Zhu & Gupta)
 // pruning spread over the epochs, then centroid fine-tuning, both with the
-// loss teacher when it is set (distillation from m's own logits on train,
-// which was worth +0.3 to +0.5 validation points at 92–96% sparsity in
-// bench/COMPRESS.md) and on the labels otherwise.
+// loss teacher when it is set (distillation from the teacher's logits on
+// train, m's own by default, which was worth +0.3 to +0.5 validation
+// points at 92–96% sparsity in bench/COMPRESS.md) and on the labels
+// otherwise.
 func buildCandidate(ctx context.Context, g *globals, m *nn.Model, train *data.Set, teacher nn.LossFunc, c candidate, o searchOptions) (*format.File, error) {
 	work, err := quantize.Clone(m)
 	if err != nil {

@@ -26,6 +26,7 @@ func TestParseRecipeErrors(t *testing.T) {
 		name, text, want string
 	}{
 		{"unknown pass", "passes:\n  - prune: {sparsity: 0.5}\n  - prnue: {}\n", "r.yaml:3: unknown pass \"prnue\""},
+		{"teacher without distill", "passes:\n  - quantize: {scheme: int8, epochs: 1, teacher: t.shrink}\n", "r.yaml:2: quantize: option teacher needs distill: true"},
 		{"unknown option", "passes:\n  - prune:\n      sparsty: 0.5\n", "r.yaml:3: prune: unknown option \"sparsty\""},
 		{"wrong type", "passes:\n  - prune:\n      sparsity: 0.5\n      epochs: many\n", "r.yaml:4: prune.epochs: want a non-negative integer, got \"many\""},
 		{"out of range", "passes:\n  - prune: {sparsity: 1.5}\n", "r.yaml:2: prune.sparsity: want a number in [0, 1]"},
@@ -273,6 +274,9 @@ func TestCompressTeacher(t *testing.T) {
 	code, _, errs = shrinkRun(t, "compress", in, "--recipe", norec, "--teacher", rec, "-o", filepath.Join(dir, "bad.shrink"), "-q")
 	require.Equal(t, exitUsage, code)
 	require.Contains(t, errs, "--teacher")
+	code, _, errs = shrinkRun(t, "compress", in, "--max-drop", "1%", "--no-distill", "--teacher", teacher, "-o", filepath.Join(dir, "bad.shrink"), "-q")
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errs, "--no-distill")
 
 	for _, c := range []struct{ teacher, want string }{
 		{filepath.Join(dir, "missing.shrink"), "missing.shrink"},
