@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -365,4 +366,24 @@ func FuzzReadIDXImages(f *testing.F) {
 		}
 		_, _ = ReadIDXLabels(bytes.NewReader(in))
 	})
+}
+
+func TestSetDraw(t *testing.T) {
+	s := &Set{X: make([]float32, 11*3), Y: make([]int, 11), Shape: []int{3}, Classes: 11}
+	for i := range 11 {
+		s.X[3*i], s.X[3*i+1], s.X[3*i+2], s.Y[i] = float32(i)+0.5, float32(-i), 7, i
+	}
+	d := s.Draw(5, 42)
+	require.Equal(t, 5, d.Len())
+	require.True(t, slices.IsSorted(d.Y))
+	for j, y := range d.Y {
+		require.Equal(t, s.Sample(y), d.Sample(j)) // the features follow their label
+	}
+	require.Len(t, slices.Compact(slices.Clone(d.Y)), 5) // without replacement
+	require.Equal(t, d, s.Draw(5, 42))
+	require.NotEqual(t, d.Y, s.Draw(5, 43).Y)
+	d.X[0] = -99 // a copy
+	require.NotEqual(t, float32(-99), s.X[3*d.Y[0]])
+	require.Same(t, s, s.Draw(11, 1))
+	require.Equal(t, 0, s.Draw(-2, 1).Len())
 }

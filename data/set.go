@@ -13,6 +13,8 @@ package data
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"sort"
 )
 
@@ -81,6 +83,20 @@ func (s *Set) Head(n int) *Set {
 	for i := range idx {
 		idx[i] = i
 	}
+	return s.Subset(idx)
+}
+
+// Draw returns n samples drawn from s without replacement, chosen by seed,
+// in increasing index order (copies, like Subset); s itself when n ≥ Len().
+// Passes draw their calibration and scoring samples with it.
+func (s *Set) Draw(n int, seed int64) *Set {
+	if n >= s.Len() {
+		return s
+	}
+	n = max(n, 0)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0xca11b))
+	idx := rng.Perm(s.Len())[:n]
+	slices.Sort(idx)
 	return s.Subset(idx)
 }
 

@@ -362,12 +362,12 @@ func BenchmarkCtxDecodeLenet300(b *testing.B) {
 	}
 	var raw []byte
 	var tables int
-	for _, t := range modelTensors(f.Model) {
-		if t.name == "fc1.weight" {
-			if raw, err = encodeTensor(t.p, Codebook8); err != nil {
+	for _, t := range f.Model.NamedParams() {
+		if t.Name == "fc1.weight" {
+			if raw, err = encodeTensor(t.Param, Codebook8); err != nil {
 				b.Skip(err)
 			}
-			tables = tablesLen(t.p, Codebook8, raw)
+			tables = tablesLen(t.Param, Codebook8, raw)
 		}
 	}
 	if raw == nil {
@@ -391,15 +391,15 @@ func BenchmarkFSEDecodeLenet300(b *testing.B) {
 	if err != nil {
 		b.Skip(err)
 	}
-	for _, t := range modelTensors(f.Model) {
-		if t.name != "fc1.weight" {
+	for _, t := range f.Model.NamedParams() {
+		if t.Name != "fc1.weight" {
 			continue
 		}
-		raw, err := encodeTensor(t.p, Codebook8)
+		raw, err := encodeTensor(t.Param, Codebook8)
 		if err != nil {
 			b.Skip(err)
 		}
-		z := compressFSE(raw, tablesLen(t.p, Codebook8, raw))
+		z := compressFSE(raw, tablesLen(t.Param, Codebook8, raw))
 		b.SetBytes(int64(len(raw)))
 		for b.Loop() {
 			if _, err := decompressFSE(z, len(raw)); err != nil {

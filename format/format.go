@@ -140,12 +140,12 @@ func (f *File) Tensors() []TensorInfo {
 		return nil
 	}
 	var out []TensorInfo
-	for _, t := range modelTensors(f.Model) {
-		st, err := storeTensor(t.p, f.encoding(t.name), f.Compress)
+	for _, t := range f.Model.NamedParams() {
+		st, err := storeTensor(t.Param, f.encoding(t.Name), f.Compress)
 		if err != nil {
 			continue
 		}
-		out = append(out, info(t.name, t.p.Shape, st.enc, int64(len(st.stored))))
+		out = append(out, info(t.Name, t.Param.Shape, st.enc, int64(len(st.stored))))
 	}
 	return out
 }
@@ -167,20 +167,4 @@ func (f *File) encoding(name string) Encoding {
 		return e
 	}
 	return Float32
-}
-
-type namedParam struct {
-	name string
-	p    *nn.Param
-}
-
-// modelTensors lists the model's parameters with their file names.
-func modelTensors(m *nn.Model) []namedParam {
-	var ts []namedParam
-	for _, l := range m.Layers {
-		for _, p := range l.Params() {
-			ts = append(ts, namedParam{l.Name() + "." + p.Name, p})
-		}
-	}
-	return ts
 }

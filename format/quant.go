@@ -99,10 +99,10 @@ func QuantEncoding(scheme string) (Encoding, bool) {
 // File.Encodings.
 func QuantEncodings(m *nn.Model) map[string]Encoding {
 	out := map[string]Encoding{}
-	for _, t := range modelTensors(m) {
-		if t.p.Quant != nil {
-			if e, ok := QuantEncoding(t.p.Quant.Scheme); ok {
-				out[t.name] = e
+	for _, t := range m.NamedParams() {
+		if t.Param.Quant != nil {
+			if e, ok := QuantEncoding(t.Param.Quant.Scheme); ok {
+				out[t.Name] = e
 			}
 		}
 	}

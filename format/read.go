@@ -105,11 +105,11 @@ func Decode(b []byte) (*File, error) {
 	}
 	// Match the directory to the model's parameters, exactly once each.
 	params := map[string]*nn.Param{}
-	for _, t := range modelTensors(m) {
-		if _, dup := params[t.name]; dup {
-			return nil, corrupt("architecture: two parameters named %q", t.name)
+	for _, t := range m.NamedParams() {
+		if _, dup := params[t.Name]; dup {
+			return nil, corrupt("architecture: two parameters named %q", t.Name)
 		}
-		params[t.name] = t.p
+		params[t.Name] = t.Param
 	}
 	f := &File{Model: m, Provenance: md.Provenance, Encodings: make(map[string]Encoding, len(md.Tensors))}
 	seen := make(map[string]bool, len(md.Tensors))
@@ -129,14 +129,14 @@ func Decode(b []byte) (*File, error) {
 		}
 		byName[e.Name] = e
 	}
-	for _, t := range modelTensors(m) {
-		if !seen[t.name] {
-			return nil, corrupt("tensor %q: missing", t.name)
+	for _, t := range m.NamedParams() {
+		if !seen[t.Name] {
+			return nil, corrupt("tensor %q: missing", t.Name)
 		}
 	}
 	// Decode in model order so that Tensors() lists them that way.
-	for _, t := range modelTensors(m) {
-		e := byName[t.name]
+	for _, t := range m.NamedParams() {
+		e := byName[t.Name]
 		raw, err := decompress(data[e.Offset:e.Offset+e.Length], e.Compression, int(e.RawLength))
 		if err != nil {
 			return nil, fmt.Errorf("format: tensor %q: %w", e.Name, err)
@@ -144,7 +144,7 @@ func Decode(b []byte) (*File, error) {
 		if crc := crc32.Checksum(raw, castagnoli); crc != e.CRC32C {
 			return nil, corrupt("tensor %q: crc32c %08x, directory says %08x", e.Name, crc, e.CRC32C)
 		}
-		if err := decodeTensor(t.p, raw, e.Encoding); err != nil {
+		if err := decodeTensor(t.Param, raw, e.Encoding); err != nil {
 			return nil, fmt.Errorf("format: tensor %q: %w", e.Name, err)
 		}
 		f.Encodings[e.Name] = e.Encoding

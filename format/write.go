@@ -127,10 +127,10 @@ func encode(f *File) ([]byte, error) {
 	if err := checkModel(m, specs); err != nil {
 		return nil, fmt.Errorf("format: encode: %w", err)
 	}
-	ts := modelTensors(m)
+	ts := m.NamedParams()
 	known := make(map[string]bool, len(ts))
 	for _, t := range ts {
-		known[t.name] = true
+		known[t.Name] = true
 	}
 	for name, e := range f.Encodings {
 		if !known[name] {
@@ -143,12 +143,12 @@ func encode(f *File) ([]byte, error) {
 	md := metadata{Input: m.Input, Layers: specs, Provenance: f.Provenance, Tensors: make([]tensorEntry, 0, len(ts))}
 	var data bytes.Buffer
 	for _, t := range ts {
-		st, err := storeTensor(t.p, f.encoding(t.name), f.Compress)
+		st, err := storeTensor(t.Param, f.encoding(t.Name), f.Compress)
 		if err != nil {
-			return nil, fmt.Errorf("format: encode: tensor %q: %w", t.name, err)
+			return nil, fmt.Errorf("format: encode: tensor %q: %w", t.Name, err)
 		}
 		md.Tensors = append(md.Tensors, tensorEntry{
-			Name: t.name, Shape: append([]int(nil), t.p.Shape...), Encoding: st.enc, Compression: st.comp,
+			Name: t.Name, Shape: append([]int(nil), t.Param.Shape...), Encoding: st.enc, Compression: st.comp,
 			Offset: int64(data.Len()), Length: int64(len(st.stored)), RawLength: int64(len(st.raw)),
 			CRC32C: crc32.Checksum(st.raw, castagnoli),
 		})
@@ -197,14 +197,14 @@ func checkModel(m *nn.Model, specs []nn.LayerSpec) error {
 	if err != nil {
 		return fmt.Errorf("architecture does not rebuild: %w", err)
 	}
-	got, want := modelTensors(m), modelTensors(rebuilt)
+	got, want := m.NamedParams(), rebuilt.NamedParams()
 	if len(got) != len(want) {
 		return fmt.Errorf("model has %d tensors, its architecture %d", len(got), len(want))
 	}
 	for i := range got {
 		g, w := got[i], want[i]
-		if g.name != w.name || !slices.Equal(g.p.Shape, w.p.Shape) || len(g.p.W) != len(w.p.W) {
-			return fmt.Errorf("tensor %q %v does not match its architecture (%q %v)", g.name, g.p.Shape, w.name, w.p.Shape)
+		if g.Name != w.Name || !slices.Equal(g.Param.Shape, w.Param.Shape) || len(g.Param.W) != len(w.Param.W) {
+			return fmt.Errorf("tensor %q %v does not match its architecture (%q %v)", g.Name, g.Param.Shape, w.Name, w.Param.Shape)
 		}
 	}
 	return nil

@@ -202,7 +202,7 @@ func Prune(m *nn.Model, opt Options) (Report, error) {
 	}
 	target := m
 	if opt.DryRun {
-		target = Clone(m)
+		target = m.Clone()
 	}
 	for _, l := range prunable(target) {
 		if mk, ok := masks[l.Name()]; ok {
@@ -422,25 +422,6 @@ func compare(b, a modelStat, opt Options) ([]LayerReport, LayerReport) {
 		t.Target = opt.Sparsity
 	}
 	return out, t
-}
-
-// Clone returns a deep copy of m's architecture, weights and masks, with no
-// inference paths installed.
-func Clone(m *nn.Model) *nn.Model {
-	c, err := nn.Build(m.Input, m.Spec())
-	if err != nil {
-		panic(fmt.Sprintf("prune: model does not rebuild from its spec: %v", err))
-	}
-	src, dst := m.Params(), c.Params()
-	for i, p := range src {
-		q := dst[i]
-		copy(q.W, p.W)
-		if p.Mask != nil {
-			q.Mask = slices.Clone(p.Mask)
-		}
-		q.Quant = p.Quant
-	}
-	return c
 }
 
 // Sparsity returns the fraction of zero entries among the weights of the

@@ -109,7 +109,7 @@ func TestMagnitudePerLayerExact(t *testing.T) {
 func TestGlobalExact(t *testing.T) {
 	for _, method := range []Method{Magnitude, Random} {
 		m := mlp(t, 31, "mlp:17,9", 2)
-		orig := Clone(m)
+		orig := m.Clone()
 		_, err := Prune(m, Options{Method: method, Sparsity: 0.9, Scope: Global, Seed: 5})
 		require.NoError(t, err)
 		n, z := 0, 0
@@ -155,7 +155,7 @@ func TestDryRunLeavesModel(t *testing.T) {
 		{Method: Structured, Sparsity: 0.5},
 	} {
 		m := mlp(t, 20, "mlp:10,8", 1)
-		orig := Clone(m)
+		orig := m.Clone()
 		o.DryRun = true
 		rep, err := Prune(m, o)
 		require.NoError(t, err)
@@ -223,7 +223,7 @@ func TestStructuredMatchesMasked(t *testing.T) {
 	for _, bn := range []bool{false, true} {
 		for _, crit := range []Criterion{L1, L2, Taylor} {
 			m := convNet(t, bn)
-			masked := Clone(m)
+			masked := m.Clone()
 			o := Options{Method: Structured, Sparsity: 0.5, Criterion: crit, X: x, Y: y, Layers: map[string]float64{"conv1": 0.34}}
 			gs := groups(m)
 			scores, err := unitScores(m, gs, o)
@@ -356,7 +356,7 @@ func TestSensitivity(t *testing.T) {
 	cfg := nn.TrainConfig{Epochs: 3, Batch: 32, Optimizer: "adam", Schedule: nn.Schedule{Kind: "const", Base: 0.01}, Seed: 1}
 	_, err := nn.Train(context.Background(), m, x, y, cfg)
 	require.NoError(t, err)
-	orig := Clone(m)
+	orig := m.Clone()
 	pts, err := Sensitivity(m, x, y, []float64{0.5, 0.99}, Options{})
 	require.NoError(t, err)
 	require.Len(t, pts, 2*3)

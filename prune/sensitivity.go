@@ -35,7 +35,7 @@ func Sensitivity(m *nn.Model, x []float32, y []int, sparsities []float64, opt Op
 	if opt.Method == Random {
 		method = Random
 	}
-	work := Clone(m)
+	work := m.Clone()
 	base, err := nn.Evaluate(work, x, y)
 	if err != nil {
 		return nil, fmt.Errorf("prune: sensitivity: %w", err)

@@ -97,7 +97,7 @@ func taylor(m *nn.Model, gs []group, x []float32, y []int) (map[int][]float64, e
 			return nil, fmt.Errorf("prune: taylor: label %d of sample %d outside [0, %d)", l, i, m.Classes())
 		}
 	}
-	work := Clone(m)
+	work := m.Clone()
 	work.ZeroGrad()
 	const batch = 128
 	for lo := 0; lo < len(y); lo += batch {

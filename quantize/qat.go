@@ -9,24 +9,11 @@ import (
 	"github.com/shrink-ml/shrink/nn"
 )
 
-// Clone returns a deep copy of m's architecture and weights (quantized
-// forms are shared: they are not modified in place), without inference
-// paths installed.
-func Clone(m *nn.Model) (*nn.Model, error) {
-	c, err := nn.Build(m.Input, m.Spec())
-	if err != nil {
-		return nil, fmt.Errorf("quantize: clone: %w", err)
-	}
-	src, dst := m.Params(), c.Params()
-	for i := range src {
-		copy(dst[i].W, src[i].W)
-		dst[i].Quant = src[i].Quant
-		if src[i].Mask != nil {
-			dst[i].Mask = slices.Clone(src[i].Mask)
-		}
-	}
-	return c, nil
-}
+// Clone returns m.Clone().
+//
+// Deprecated: use (*nn.Model).Clone; this wrapper stays until the last
+// caller outside the library has moved.
+func Clone(m *nn.Model) (*nn.Model, error) { return m.Clone(), nil }
 
 // withFakeQuant returns a model that runs m's layers with a FakeQuant layer
 // in front of each layer named in acts, sharing m's layer objects.
@@ -55,10 +42,7 @@ func withFakeQuant(m *nn.Model, acts map[string]nn.ActQuant) (*nn.Model, map[str
 // quantization, a FakeQuant layer with the same scale and zero point. Its
 // outputs agree with the integer path up to float32 summation order.
 func FakeQuantModel(m *nn.Model) (*nn.Model, error) {
-	c, err := Clone(m)
-	if err != nil {
-		return nil, err
-	}
+	c := m.Clone()
 	acts := map[string]nn.ActQuant{}
 	for _, l := range c.Layers {
 		if a, ok := l.(nn.Accelerated); ok && a.Weight().Quant != nil && a.Weight().Quant.Act.Mode == nn.ActStatic {
@@ -123,7 +107,7 @@ func QAT(ctx context.Context, m *nn.Model, train, calib *data.Set, opt Options, 
 		if n == 0 {
 			n = 512
 		}
-		st, err := calibrate(m, CalibBatch(calib, n, opt.Seed), quant, &opt, true, false)
+		st, err := calibrate(m, calib.Draw(n, opt.Seed), quant, &opt, true, false)
 		if err != nil {
 			return QATResult{}, err
 		}
@@ -267,10 +251,7 @@ func Sensitivity(m *nn.Model, calib, test *data.Set, opt Options) ([]LayerSensit
 	}
 	var out []LayerSensitivity
 	for _, t := range ts {
-		c, err := Clone(m)
-		if err != nil {
-			return nil, err
-		}
+		c := m.Clone()
 		o := opt
 		o.Only, o.KeepFloat, o.DryRun = []string{t.layer.Name()}, nil, false
 		rep, err := Quantize(c, calib, o)

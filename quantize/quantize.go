@@ -3,7 +3,6 @@ package quantize
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 
 	"github.com/shrink-ml/shrink/data"
@@ -142,17 +141,11 @@ func targets(m *nn.Model, o *Options) ([]target, error) {
 	return ts, nil
 }
 
-// CalibBatch draws n samples (all when n ≥ the set's size) from s without
-// replacement, seeded, in increasing index order.
-func CalibBatch(s *data.Set, n int, seed int64) *data.Set {
-	if n >= s.Len() {
-		return s
-	}
-	rng := rand.New(rand.NewPCG(uint64(seed), 0xca11b))
-	idx := rng.Perm(s.Len())[:n]
-	slices.Sort(idx)
-	return s.Subset(idx)
-}
+// CalibBatch returns s.Draw(n, seed).
+//
+// Deprecated: use (*data.Set).Draw; this wrapper stays until the last
+// caller outside the library has moved.
+func CalibBatch(s *data.Set, n int, seed int64) *data.Set { return s.Draw(n, seed) }
 
 // layerStats holds what calibration learns about a layer's input.
 type layerStats struct {
@@ -233,7 +226,7 @@ func Quantize(m *nn.Model, calib *data.Set, opt Options) (Report, error) {
 		if n == 0 {
 			n = 512
 		}
-		cs := CalibBatch(calib, n, opt.Seed)
+		cs := calib.Draw(n, opt.Seed)
 		rep.Calib = cs.Len()
 		if needObs {
 			rep.Observer = opt.Observer

@@ -361,7 +361,7 @@ func runPrune(ctx context.Context, g *globals, o *pruneOptions) error {
 		}
 		// Measure what the pass would do on a copy.
 		opt.DryRun = false
-		m = prune.Clone(m)
+		m = m.Clone()
 		if _, err := prune.Prune(m, opt); err != nil {
 			return fmt.Errorf("pruning %s: %w", o.model, err)
 		}
