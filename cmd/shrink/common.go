@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/shrink-ml/shrink/compress"
 	"github.com/shrink-ml/shrink/data"
 	"github.com/shrink-ml/shrink/format"
 	"github.com/shrink-ml/shrink/nn"
@@ -173,3 +175,38 @@ func trainProgress(g *globals, label string, epochs int) (func(nn.BatchInfo), fu
 
 // commandLine is the command as typed, for provenance.
 func commandLine() string { return "shrink " + strings.Join(os.Args[1:], " ") }
+
+// compressEnv is the library's Env for this command line: the seed, and
+// logging and progress on stderr unless --quiet.
+func (g *globals) compressEnv() *compress.Env {
+	env := &compress.Env{Seed: g.seed}
+	if !g.quiet {
+		env.Logf = func(format string, a ...any) { g.logf("shrink "+format, a...) }
+		env.Progress = func(label string, epochs int) (func(nn.BatchInfo), func(nn.EpochInfo)) {
+			return trainProgress(g, label, epochs)
+		}
+	}
+	return env
+}
+
+// provenance starts the provenance of a file this command writes from the
+// model it read (in, may be nil) and the data (ds, may be nil): the
+// command line, the seed, the data set and its split record, the creation
+// time, the input's passes and opts.
+func (g *globals) provenance(ds *data.Data, in *format.File, opts map[string]string) format.Provenance {
+	p := format.Provenance{Command: commandLine(), Seed: g.seed, Tool: "shrink", Created: time.Now().UTC().Format(time.RFC3339), Options: opts}
+	if p.Options == nil {
+		p.Options = map[string]string{}
+	}
+	if in != nil {
+		p.DataInfo = in.Provenance.DataInfo
+		p.Passes = slices.Clone(in.Provenance.Passes)
+	}
+	if ds != nil {
+		p.Data = ds.Info.Source
+		if len(p.DataInfo) == 0 {
+			p.DataInfo, _ = json.Marshal(ds.Info)
+		}
+	}
+	return p
+}

@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"time"
 
+	"github.com/shrink-ml/shrink/compress"
 	"github.com/shrink-ml/shrink/data"
 	"github.com/shrink-ml/shrink/format"
 	"github.com/shrink-ml/shrink/nn"
@@ -46,8 +45,7 @@ func runDemoStory(ctx context.Context, g *globals, o *demoOptions, ds *data.Data
 	if o.short {
 		epochs = 1
 	}
-	train, val := ds.Train.Split(0.1, g.seed)
-	info, _ := json.Marshal(ds.Info)
+	d := compress.Holdout(ds.Train, 0.1, g.seed)
 	names := []string{"baseline"}
 	paths := []string{baseline}
 	models := []*nn.Model{in.Model}
@@ -56,18 +54,18 @@ func runDemoStory(ctx context.Context, g *globals, o *demoOptions, ds *data.Data
 		if i != 1 {
 			text = fmt.Sprintf(r.text, epochs)
 		}
-		rec, err := parseRecipe(r.name+".yaml", []byte(text))
+		rec, err := compress.ParseRecipe(r.name+".yaml", []byte(text))
 		if err != nil {
 			return nil, fmt.Errorf("demo recipe %s: %w", r.name, err)
 		}
 		g.logf("shrink demo: %s (%d/%d)\n", r.name, i+1, len(demoRecipes))
-		prov := format.Provenance{Command: commandLine(), Seed: g.seed, Data: ds.Info.Source, DataInfo: info, Tool: "shrink",
-			Created: time.Now().UTC().Format(time.RFC3339), Options: map[string]string{"input": baseline, "recipe": text, "val_fraction": "0.1"},
-			Passes: append([]format.Pass(nil), in.Provenance.Passes...)}
-		f, _, err := runRecipe(ctx, g, rec, in.Model, in.Model, train, val, prov)
+		env := g.compressEnv()
+		env.Provenance = g.provenance(ds, in, map[string]string{"input": baseline, "recipe": text, "val_fraction": "0.1"})
+		res, err := compress.Run(ctx, in.Model, d, rec, env)
 		if err != nil {
 			return nil, fmt.Errorf("demo %s: %w", r.name, err)
 		}
+		f := res.File
 		ev, err := nn.Evaluate(f.Model, ds.Test.X, ds.Test.Y)
 		if err != nil {
 			return nil, err
