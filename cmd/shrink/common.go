@@ -94,15 +94,6 @@ func loadSplit(g *globals, path string, d *dataFlags, split string) (*format.Fil
 	return f, ds, set, nil
 }
 
-// readNative reads a native model file.
-func readNative(path string) (*format.File, error) {
-	f, err := format.Read(path)
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
-}
-
 func fileSize(path string) int64 {
 	st, err := os.Stat(path)
 	if err != nil {

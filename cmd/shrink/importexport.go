@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/shrink-ml/shrink/data"
 	"github.com/shrink-ml/shrink/format"
+	"github.com/shrink-ml/shrink/format/load"
 	"github.com/shrink-ml/shrink/format/onnx"
 	"github.com/shrink-ml/shrink/format/safetensors"
 	"github.com/shrink-ml/shrink/nn"
@@ -22,35 +22,26 @@ import (
 func init() { commands = append(commands, newImportCmd, newExportCmd) }
 
 // isONNX reports whether path names an ONNX file.
-func isONNX(path string) bool { return strings.EqualFold(filepath.Ext(path), ".onnx") }
+func isONNX(path string) bool { return load.IsONNX(path) }
 
-// loadModel reads a shrink model file, or imports an .onnx file
-// directly (with provenance naming the file).
+// loadModel reads a shrink model file, or imports an .onnx file directly
+// (load.File), with the command line in the provenance of an import.
 func loadModel(path string) (*format.File, error) {
-	if !isONNX(path) {
-		return readNative(path)
-	}
-	m, info, err := onnx.ReadFile(path)
+	f, err := load.File(path)
 	if err != nil {
 		return nil, err
 	}
-	m.Prepare()
-	return format.New(m, importProvenance(path, info.Producer, info.Opset)), nil
+	if isONNX(path) {
+		f.Provenance.Command = commandLine()
+		f.Provenance.Created = time.Now().UTC().Format(time.RFC3339)
+	}
+	return f, nil
 }
 
 func importProvenance(path, producer string, opset int64) format.Provenance {
-	opts := map[string]string{"source": path}
-	if producer != "" {
-		opts["producer"] = producer
-	}
-	if opset > 0 {
-		opts["opset"] = strconv.FormatInt(opset, 10)
-	}
-	return format.Provenance{
-		Command: commandLine(), Options: opts, Tool: "shrink",
-		Created: time.Now().UTC().Format(time.RFC3339),
-		Passes:  []format.Pass{{Name: "import", Options: opts}},
-	}
+	p := load.ImportProvenance(path, producer, opset)
+	p.Command, p.Created = commandLine(), time.Now().UTC().Format(time.RFC3339)
+	return p
 }
 
 // importOptions are the flags of `shrink import`.

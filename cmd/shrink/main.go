@@ -63,7 +63,9 @@ IDX files (gzipped or not), or a CSV file (numeric features, label column last
 unless --label-column says otherwise).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildVersion().String(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress and no chatter on stderr (errors still print)")
 	root.PersistentFlags().Int64Var(&g.seed, "seed", 1, "seed for every random choice (initialisation, shuffling, splits)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })

@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/shrink-ml/shrink/nn/kernel"
 )
 
 // shrinkRun runs the CLI in-process and returns exit code, stdout, stderr.
@@ -181,4 +184,20 @@ func TestQuantizeTeacher(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(stdout), &r))
 	require.Greater(t, r["accuracy_before"].(float64), 0.85)
 	require.Greater(t, r["accuracy"].(float64), 0.8)
+}
+
+func TestVersion(t *testing.T) {
+	code, out, errs := shrinkRun(t, "version")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, runtime.Version())
+	require.Contains(t, out, "kernels "+kernel.Active().String())
+	code, out2, _ := shrinkRun(t, "--version")
+	require.Equal(t, 0, code)
+	require.Equal(t, out, out2)
+	code, js, _ := shrinkRun(t, "version", "--json")
+	require.Equal(t, 0, code)
+	var v versionInfo
+	require.NoError(t, json.Unmarshal([]byte(js), &v))
+	require.Equal(t, "github.com/shrink-ml/shrink", v.Module)
+	require.Equal(t, kernel.Active().String(), v.Kernel)
 }
