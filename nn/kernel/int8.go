@@ -270,7 +270,7 @@ func i8Run(m int, a []uint8, lda int, p *PackedI8, o *i8Out, procs int) {
 // i8Rect computes rows [r0,r1) and panels [q0,q1) of the product at the
 // active level.
 func i8Rect(r0, r1, q0, q1 int, a []uint8, lda int, p *PackedI8, o *i8Out) {
-	if level == AVX2 && hasAsm {
+	if use.avx2 {
 		i8RectAVX2(r0, r1, q0, q1, a, lda, p, o)
 		return
 	}

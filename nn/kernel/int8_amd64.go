@@ -38,7 +38,7 @@ func i8QuantizeU8(n int, x *float32, scale, zero, hi float32, dst *uint8)
 // multiple of 32 with the assembly loop and returns its length.
 func quantizeU8Fast(x []float32, scale float32, zero int32, dst []uint8) int {
 	n := len(x) &^ 31
-	if n == 0 || level != AVX2 {
+	if n == 0 || !use.avx2 {
 		return 0
 	}
 	_ = dst[n-1]

@@ -14,16 +14,7 @@ import (
 // forLevels runs f once per kernel level available here, restoring the
 // active level afterwards.
 func forLevels(t *testing.T, f func(t *testing.T)) {
-	for _, l := range []Level{Generic, AVX2} {
-		t.Run(l.String(), func(t *testing.T) {
-			prev := SetLevel(l)
-			defer SetLevel(prev)
-			if Active() != l {
-				t.Skipf("level %v not available", l)
-			}
-			f(t)
-		})
-	}
+	forEachLevel(t, f)
 }
 
 func randU8(r *rand.Rand, n int) []uint8 {
@@ -320,7 +311,7 @@ func FuzzGemmU8I8(f *testing.F) {
 		p := PackI8(w, n, k)
 		want := make([]int32, m*n)
 		gemmU8I8Ref(m, n, k, a, k, int32(za), w, want, n)
-		for _, l := range []Level{Generic, AVX2} {
+		for _, l := range levels() {
 			prev := SetLevel(l)
 			got := make([]int32, m*n)
 			GemmU8I8(m, a, k, int32(za), p, got, n)

@@ -110,7 +110,7 @@ func Adam(w, grad, m, v []float32, a, b1, b2, eps, wd float32) {
 		panic("kernel: Adam slices differ in length")
 	}
 	done := 0
-	if level == AVX2 && hasAsm {
+	if use.avx2 {
 		done = adamFast(w, grad, m, v, a, b1, b2, eps, wd)
 	}
 	adamRef(w[done:], grad[done:], m[done:], v[done:], a, b1, b2, eps, wd)

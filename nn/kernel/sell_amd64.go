@@ -11,7 +11,7 @@ func sell8(y *float32, x *float32, idx *uint16, val *float32, groups int, b *flo
 // sellSlice computes one SELL-8 slice; y and b have 8 elements and every
 // idx is a valid index into x (guaranteed by NewSELL and SpMV).
 func sellSlice(y, x []float32, idx []uint16, val []float32, b []float32, relu bool) {
-	if level != AVX2 || len(idx) == 0 {
+	if !use.avx2 || len(idx) == 0 {
 		sellSliceGo(y, x, idx, val, b, relu)
 		return
 	}

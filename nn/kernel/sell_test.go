@@ -136,7 +136,7 @@ func FuzzSpMV(f *testing.F) {
 		want := make([]float64, n)
 		spmmRef(1, n, k, x, k, wd, bias, true, want, n)
 		s := NewSELL(NewCSR(wd, n, k))
-		for _, l := range []Level{Generic, AVX2} {
+		for _, l := range levels() {
 			prev := SetLevel(l)
 			got := make([]float32, n)
 			SpMV(x, s, bias, true, got)

@@ -86,8 +86,8 @@ type rowKernel func(kc int, a, bp []float32, nc int, c []float32, alpha, beta fl
 
 // rowKernelFor returns the level's row kernel, or nil to use the
 // micro-kernel for m = 1 as well.
-func rowKernelFor(l Level) rowKernel {
-	if l == AVX2 && hasAsm && rowKernels {
+func rowKernelFor() rowKernel {
+	if use.avx2 && rowKernels {
 		return rowAVX2
 	}
 	return nil
@@ -114,15 +114,15 @@ const directMaxN = 512
 var directKernels = true
 
 // directKernelFor returns the level's direct-A kernel, or nil to pack A.
-func directKernelFor(l Level) directKernel {
-	if l == AVX2 && hasAsm && directKernels {
+func directKernelFor() directKernel {
+	if use.avx2 && !use.avx512 && directKernels {
 		return directAVX2
 	}
 	return nil
 }
 
-func kernelFor(l Level) microKernel {
-	if l == AVX2 && hasAsm {
+func kernelFor() microKernel {
+	if use.avx2 {
 		return kernelAVX2
 	}
 	return kernelGeneric
@@ -148,7 +148,7 @@ type gemmArgs struct {
 // workspace holds a goroutine's packing buffers.
 type workspace struct {
 	pa, pb []float32
-	tile   [mr * nr]float32
+	tile   [4 * mr * nr]float32 // an edge tile, up to 12×32 (AVX-512)
 }
 
 var workPool = sync.Pool{New: func() any { return new(workspace) }}
@@ -169,10 +169,10 @@ func gemm(g *gemmArgs) {
 		scaleOnly(g)
 		return
 	}
-	kern := kernelFor(level)
+	kern := kernelFor()
 	procs := runtime.GOMAXPROCS(0)
 	flops := 2 * float64(g.m) * float64(g.n) * float64(g.k)
-	if g.m == 1 && procs >= 2 && rowKernelFor(level) != nil {
+	if g.m == 1 && procs >= 2 && rowKernelFor() != nil {
 		// A row (batch-1 inference) is bound by streaming B, not by
 		// flops: split by the size of B instead.
 		if float64(g.n)*float64(g.k)*4 >= rowParMinBytes {
@@ -263,10 +263,10 @@ func gemmSerial(g *gemmArgs, kern microKernel) {
 	m, n, k := g.m, g.n, g.k
 	var dk directKernel
 	if !g.transA && n < directMaxN {
-		dk = directKernelFor(level)
+		dk = directKernelFor()
 	}
 	if m == 1 || (m <= rowMaxM && g.pb != nil) {
-		if rk := rowKernelFor(level); rk != nil {
+		if rk := rowKernelFor(); rk != nil {
 			// One row at a time: each streams B once more, which beats
 			// the 6-row tile's wasted rows up to rowMaxM rows (with B
 			// pre-packed; otherwise each row would pack B again).
@@ -299,6 +299,10 @@ func gemmSerial(g *gemmArgs, kern microKernel) {
 				mcPad := (mc + mr - 1) / mr * mr
 				w.pa = grow(w.pa, kc*mcPad)
 				packA(w.pa, g.transA, g.a, g.lda, ic, pc, mc, kc)
+				if use.avx512 {
+					macroKernel512(w, mc, nc, kc, w.pa, bp, g.c[ic*g.ldc+jc:], g.ldc, g.alpha, beta, bias, flags)
+					continue
+				}
 				macroKernel(kern, w, mc, nc, kc, w.pa, bp, g.c[ic*g.ldc+jc:], g.ldc, g.alpha, beta, bias, flags)
 			}
 		}
@@ -443,6 +447,36 @@ func macroKernel(kern microKernel, w *workspace, mc, nc, kc int, pa, pb, c []flo
 			kern(kc, apanel, bpanel, t, nr, 1, 0, nil, 0)
 			for i := 0; i < mm; i++ {
 				epilogueRow(c[(ir+i)*ldc+jr:], t[i*nr:i*nr+nn], alpha, beta, bb, flags)
+			}
+		}
+	}
+}
+
+// macroKernel512 is macroKernel at the AVX-512 level: tiles of up to
+// 12×32 (two A panels by two B panels, adjacent in the packed buffers), the
+// edges with the 6- or 16-wide kernels, partial tiles through w.tile.
+func macroKernel512(w *workspace, mc, nc, kc int, pa, pb, c []float32, ldc int, alpha, beta float32, bias []float32, flags int) {
+	for jr := 0; jr < nc; jr += 2 * nr {
+		nn := min(2*nr, nc-jr)
+		np := (nn + nr - 1) / nr
+		bpanel := pb[jr*kc : (jr+np*nr)*kc]
+		var bb []float32
+		if bias != nil {
+			bb = bias[jr : jr+nn]
+		}
+		for ir := 0; ir < mc; ir += 2 * mr {
+			mm := min(2*mr, mc-ir)
+			rp := (mm + mr - 1) / mr
+			kern := kernels512[rp-1][np-1]
+			apanel := pa[ir*kc : (ir+rp*mr)*kc]
+			if mm == rp*mr && nn == np*nr {
+				kern(kc, apanel, bpanel, c[ir*ldc+jr:], ldc, alpha, beta, bb, flags)
+				continue
+			}
+			t := w.tile[:]
+			kern(kc, apanel, bpanel, t, 2*nr, 1, 0, nil, 0)
+			for i := 0; i < mm; i++ {
+				epilogueRow(c[(ir+i)*ldc+jr:], t[i*2*nr:i*2*nr+nn], alpha, beta, bb, flags)
 			}
 		}
 	}

@@ -12,7 +12,7 @@ func packPanel16(k int, src *float32, ldb int, dst *float32)
 func copyPanel16(dst, src []float32, ldb, kc int) {
 	_ = src[(kc-1)*ldb+nr-1]
 	_ = dst[kc*nr-1]
-	if level == AVX2 {
+	if use.avx2 {
 		packPanel16(kc, &src[0], ldb, &dst[0])
 		return
 	}

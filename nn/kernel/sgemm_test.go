@@ -18,12 +18,12 @@ const gemmTol = 1e-5
 
 // levels returns the kernel levels this machine can run.
 func levels() []Level {
-	ls := []Level{Generic}
-	prev := SetLevel(AVX2)
-	if Active() == AVX2 {
-		ls = append(ls, AVX2)
+	var ls []Level
+	for l := Generic; l <= AMX; l++ {
+		if available(l) == nil {
+			ls = append(ls, l)
+		}
 	}
-	SetLevel(prev)
 	return ls
 }
 

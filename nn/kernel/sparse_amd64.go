@@ -24,7 +24,7 @@ func spmmRow8(acc *float32, xt *float32, stride int, idx *int32, val *float32, n
 // lanes are covered by 64-, 32-, 16- and 8-wide kernels; the caller has
 // checked that every idx is < k and len(xt) ≥ k·mb.
 func spmmAccRow(acc, xt []float32, mb int, idx []int32, val []float32, bias float32, relu bool) {
-	if level != AVX2 || mb%8 != 0 || len(acc) != mb || len(idx) == 0 {
+	if !use.avx2 || mb%8 != 0 || len(acc) != mb || len(idx) == 0 {
 		spmmAccRowGo(acc, xt, mb, idx, val, bias, relu)
 		return
 	}
@@ -57,7 +57,7 @@ func spmvDot(x *float32, kmax int, idx *int32, val *float32, n16 int) float32
 
 // spmvRow is the m = 1 case: one gather-dot per output row.
 func spmvRow(x []float32, w *CSR, bias []float32, relu bool, y []float32) {
-	if level != AVX2 {
+	if !use.avx2 {
 		spmvRowGo(x, w, bias, relu, y)
 		return
 	}

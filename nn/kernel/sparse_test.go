@@ -135,7 +135,7 @@ func FuzzSpMM(f *testing.F) {
 		want := make([]float64, m*n)
 		spmmRef(m, n, k, x, k, wd, bias, true, want, n)
 		c := NewCSR(wd, n, k)
-		for _, l := range []Level{Generic, AVX2} {
+		for _, l := range levels() {
 			prev := SetLevel(l)
 			got := make([]float32, m*n)
 			SpMM(m, x, k, c, bias, true, got, n)

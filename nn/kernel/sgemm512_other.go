@@ -1,0 +1,6 @@
+//go:build !amd64 || purego
+
+package kernel
+
+// kernels512 is never used without the assembly (use.avx512 stays false).
+var kernels512 [2][2]microKernel
