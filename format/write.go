@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/shrink-ml/shrink/internal/atomicfile"
 	"github.com/shrink-ml/shrink/nn"
@@ -141,6 +144,11 @@ func encode(f *File) ([]byte, error) {
 		}
 	}
 	md := metadata{Input: m.Input, Layers: specs, Provenance: f.Provenance, Tensors: make([]tensorEntry, 0, len(ts))}
+	created, err := clampCreated(md.Provenance.Created)
+	if err != nil {
+		return nil, fmt.Errorf("format: encode: %w", err)
+	}
+	md.Provenance.Created = created
 	var data bytes.Buffer
 	for _, t := range ts {
 		st, err := storeTensor(t.Param, f.encoding(t.Name), f.Compress)
@@ -221,4 +229,53 @@ func Write(path string, f *File) (err error) {
 		return fmt.Errorf("format: write %s: %w", path, err)
 	}
 	return nil
+}
+
+// SourceDateEpoch names the environment variable of the reproducible-builds
+// convention (https://reproducible-builds.org/specs/source-date-epoch/): a
+// Unix time in seconds that replaces "now" in stored timestamps.
+const SourceDateEpoch = "SOURCE_DATE_EPOCH"
+
+// sourceDate returns the time SOURCE_DATE_EPOCH gives, ok false when it is
+// unset or empty, and an error when it is not a non-negative integer.
+func sourceDate() (t time.Time, ok bool, err error) {
+	v := os.Getenv(SourceDateEpoch)
+	if v == "" {
+		return time.Time{}, false, nil
+	}
+	sec, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || sec < 0 || sec > 253402300799 { // year 9999
+		return time.Time{}, false, fmt.Errorf("%s=%q is not a Unix time in seconds", SourceDateEpoch, v)
+	}
+	return time.Unix(sec, 0).UTC(), true, nil
+}
+
+// Now returns the creation time to store in a model file's provenance
+// (RFC 3339, UTC, whole seconds): the time SOURCE_DATE_EPOCH gives when it
+// is set, else the current time. It fails when SOURCE_DATE_EPOCH is set but
+// malformed, so a command can check it before any work.
+func Now() (string, error) {
+	t, ok, err := sourceDate()
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		t = time.Now().UTC()
+	}
+	return t.Format(time.RFC3339), nil
+}
+
+// clampCreated applies SOURCE_DATE_EPOCH to a stored creation time: when
+// it is set, a time later than it (or one that does not parse) becomes it,
+// so that the same command and seed give byte-identical files whenever
+// they run. An empty time stays empty.
+func clampCreated(created string) (string, error) {
+	epoch, ok, err := sourceDate()
+	if err != nil || !ok || created == "" {
+		return created, err
+	}
+	if c, err := time.Parse(time.RFC3339, created); err == nil && !c.After(epoch) {
+		return created, nil
+	}
+	return epoch.Format(time.RFC3339), nil
 }
