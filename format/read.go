@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
-	"math"
 	"os"
 	"slices"
 
@@ -271,9 +270,10 @@ type archPlan struct {
 	elements int64 // total values of all parameters
 }
 
-// planArch walks an architecture the way nn.Build does, without allocating,
-// checking shapes and counting parameters under the package's caps, so that
-// nn.Build is only called on architectures of bounded size.
+// planArch walks an architecture with the layer kinds' shape rules
+// (nn.PlanLayer), allocating nothing, and checks the shapes and parameter
+// counts against the package's caps, so that nn.Build is only called on
+// architectures of bounded size.
 func planArch(input []int, specs []nn.LayerSpec) (archPlan, error) {
 	var p archPlan
 	if len(input) == 0 || len(input) > 4 {
@@ -282,94 +282,33 @@ func planArch(input []int, specs []nn.LayerSpec) (archPlan, error) {
 	if len(specs) == 0 || len(specs) > MaxLayers {
 		return p, fmt.Errorf("%d layers", len(specs))
 	}
-	s := append([]int(nil), input...)
-	size := func() (int64, bool) {
+	fits := func(s []int) bool {
 		n := int64(1)
 		for _, d := range s {
 			if d <= 0 || d > MaxActivation || n*int64(d) > MaxActivation {
-				return 0, false
+				return false
 			}
 			n *= int64(d)
 		}
-		return n, true
+		return true
 	}
-	if _, ok := size(); !ok {
+	if !fits(input) {
 		return p, fmt.Errorf("input shape %v", input)
 	}
-	add := func(n int64) error {
+	s := nn.Shape(slices.Clone(input))
+	for i, sp := range specs {
+		out, n, err := nn.PlanLayer(s, sp)
+		if err != nil {
+			return p, fmt.Errorf("layer %d (%s %q): %v (input %v)", i, sp.Kind, sp.Name, err, s)
+		}
 		if n < 0 || n > MaxElements || p.elements+n > MaxElements {
-			return fmt.Errorf("more than %d parameters", MaxElements)
+			return p, fmt.Errorf("layer %d (%s %q): too many parameters (input %v)", i, sp.Kind, sp.Name, s)
 		}
 		p.elements += n
-		return nil
-	}
-	for i, sp := range specs {
-		in := s
-		bad := func(why string) error {
-			return fmt.Errorf("layer %d (%s %q): %s (input %v)", i, sp.Kind, sp.Name, why, in)
+		if !fits(out) {
+			return p, fmt.Errorf("layer %d (%s %q): output %v too large (input %v)", i, sp.Kind, sp.Name, out, s)
 		}
-		switch sp.Kind {
-		case "dense":
-			if len(s) != 1 {
-				return p, bad("needs a vector input")
-			}
-			if sp.Units <= 0 || sp.Units > MaxActivation {
-				return p, bad(fmt.Sprintf("units %d", sp.Units))
-			}
-			if int64(s[0]) > MaxElements/int64(sp.Units) {
-				return p, bad("too many parameters")
-			}
-			if err := add(int64(s[0])*int64(sp.Units) + int64(sp.Units)); err != nil {
-				return p, bad(err.Error())
-			}
-			s = []int{sp.Units}
-		case "conv2d":
-			if len(s) != 3 {
-				return p, bad("needs an (H, W, C) input")
-			}
-			f, k, st, pad := sp.Filters, sp.Kernel, sp.Stride, sp.Pad
-			if f <= 0 || f > MaxActivation || k <= 0 || k > 64 || st <= 0 || st > 64 || pad < 0 || pad > 64 {
-				return p, bad("bad filters, kernel, stride or padding")
-			}
-			oh, ow := (s[0]+2*pad-k)/st+1, (s[1]+2*pad-k)/st+1
-			if s[0]+2*pad < k || s[1]+2*pad < k || oh <= 0 || ow <= 0 {
-				return p, bad("kernel does not fit")
-			}
-			per := int64(k) * int64(k) * int64(s[2])
-			if per > MaxElements || int64(f) > MaxElements/per {
-				return p, bad("too many parameters")
-			}
-			if err := add(int64(f)*per + int64(f)); err != nil {
-				return p, bad(err.Error())
-			}
-			s = []int{oh, ow, f}
-		case "maxpool2d", "avgpool2d":
-			k, st := sp.Kernel, sp.Stride
-			if len(s) != 3 || k <= 0 || st <= 0 || k > s[0] || k > s[1] {
-				return p, bad("window does not fit")
-			}
-			s = []int{(s[0]-k)/st + 1, (s[1]-k)/st + 1, s[2]}
-		case "flatten":
-			n, _ := size()
-			s = []int{int(n)}
-		case "relu", "dropout":
-		case "softmax":
-			if len(s) != 1 {
-				return p, bad("needs a vector input")
-			}
-		case "batchnorm":
-			if err := add(4 * int64(s[len(s)-1])); err != nil {
-				return p, bad(err.Error())
-			}
-		default:
-			return p, fmt.Errorf("layer %d: unknown kind %q", i, sp.Kind)
-		}
-		if math.IsNaN(sp.Rate) || math.IsNaN(sp.Eps) || math.IsNaN(sp.Momentum) {
-			return p, bad("NaN setting")
-		}
-		if _, ok := size(); !ok {
-			return p, bad(fmt.Sprintf("output %v too large", s))
-		}
+		s = out
 	}
 	if len(s) != 1 {
 		return p, fmt.Errorf("output %v is not a vector of logits", s)

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -22,29 +23,23 @@ type LayerSpec struct {
 	Momentum float64 `json:"momentum,omitempty"`
 }
 
-// Spec returns the architecture of m.
+// Spec returns the architecture of m: each layer's kind, name and, from
+// the kind registry, its configuration. A layer of a kind that is not
+// registered (a pass's FakeQuant wrapper) gives its kind and name only.
 func (m *Model) Spec() []LayerSpec {
 	specs := make([]LayerSpec, len(m.Layers))
 	for i, l := range m.Layers {
 		s := LayerSpec{Kind: l.Kind(), Name: l.Name()}
-		switch t := l.(type) {
-		case *Dense:
-			s.Units = t.out[0]
-		case *Conv2D:
-			s.Filters, s.Kernel, s.Stride, s.Pad = t.Filters, t.KH, t.Stride, t.Pad
-		case *Pool2D:
-			s.Kernel, s.Stride = t.K, t.Stride
-		case *Dropout:
-			s.Rate = t.Rate
-		case *BatchNorm:
-			s.Eps, s.Momentum = t.Eps, t.Momentum
+		if k, ok := kinds[s.Kind]; ok && k.Spec != nil {
+			k.Spec(l, &s)
 		}
 		specs[i] = s
 	}
 	return specs
 }
 
-// Build makes a model with zero weights from an input shape and layer specs.
+// Build makes a model with zero weights from an input shape and layer specs,
+// each checked by its kind's shape rule (see KindInfo) before it is built.
 func Build(input Shape, specs []LayerSpec) (*Model, error) {
 	if len(input) == 0 || input.Size() <= 0 {
 		return nil, fmt.Errorf("nn: bad input shape %v", input)
@@ -57,65 +52,22 @@ func Build(input Shape, specs []LayerSpec) (*Model, error) {
 	var layers []Layer
 	s := input.Clone()
 	for i, sp := range specs {
-		l, err := buildLayer(s, sp)
+		out, _, err := PlanLayer(s, sp)
+		var l Layer
+		if err == nil {
+			l, err = kinds[sp.Kind].Build(s, sp)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("nn: layer %d (%s): %w", i, sp.Kind, err)
+		}
+		if !l.Out().Equal(out) {
+			panic(fmt.Sprintf("nn: layer kind %q builds output %v, its shape rule says %v", sp.Kind, l.Out(), out))
 		}
 		l.SetName(sp.Name)
 		layers = append(layers, l)
 		s = l.Out()
 	}
 	return NewModel(input, layers...)
-}
-
-// maxUnits caps layer widths so that a hostile architecture cannot ask for
-// absurd allocations.
-const maxUnits = 1 << 16
-
-func buildLayer(s Shape, sp LayerSpec) (Layer, error) {
-	switch sp.Kind {
-	case "dense":
-		if len(s) != 1 {
-			return nil, fmt.Errorf("dense needs a vector input, got %v (add a flatten)", s)
-		}
-		if sp.Units <= 0 || sp.Units > maxUnits || s[0] > 1<<24 {
-			return nil, fmt.Errorf("bad units %d", sp.Units)
-		}
-		return NewDense(s[0], sp.Units), nil
-	case "conv2d":
-		if sp.Filters > maxUnits || sp.Kernel > 64 || sp.Stride > 64 || sp.Pad > 64 {
-			return nil, fmt.Errorf("bad configuration %+v", sp)
-		}
-		return NewConv2D(s, sp.Filters, sp.Kernel, sp.Stride, sp.Pad)
-	case "maxpool2d":
-		return NewMaxPool2D(s, sp.Kernel, sp.Stride)
-	case "avgpool2d":
-		return NewAvgPool2D(s, sp.Kernel, sp.Stride)
-	case "flatten":
-		return NewFlatten(s), nil
-	case "relu":
-		return NewReLU(s), nil
-	case "batchnorm":
-		b := NewBatchNorm(s)
-		if sp.Eps > 0 {
-			b.Eps = sp.Eps
-		}
-		if sp.Momentum > 0 {
-			b.Momentum = sp.Momentum
-		}
-		return b, nil
-	case "dropout":
-		if sp.Rate < 0 || sp.Rate >= 1 {
-			return nil, fmt.Errorf("dropout rate %v not in [0, 1)", sp.Rate)
-		}
-		return NewDropout(s, sp.Rate, 0), nil
-	case "softmax":
-		if len(s) != 1 {
-			return nil, fmt.Errorf("softmax needs a vector input, got %v", s)
-		}
-		return NewSoftmax(s[0]), nil
-	}
-	return nil, fmt.Errorf("unknown layer kind %q", sp.Kind)
 }
 
 // ArchHelp documents the ARCH syntax for the CLI.
@@ -192,70 +144,20 @@ func ParseArch(arch string, input Shape, classes int) ([]LayerSpec, error) {
 	return out, nil
 }
 
+// parseLayerToken turns one ARCH layer token ("conv:8:3:1:1") into a spec
+// through the kind registry's tokens.
 func parseLayerToken(tok string) (LayerSpec, error) {
 	parts := strings.Split(tok, ":")
-	nums := make([]int, 0, len(parts)-1)
 	name := strings.ToLower(parts[0])
-	if name != "dropout" {
-		for _, p := range parts[1:] {
-			n, err := strconv.Atoi(p)
-			if err != nil || n < 0 {
-				return LayerSpec{}, fmt.Errorf("layer %q: %q is not a non-negative integer", tok, p)
-			}
-			nums = append(nums, n)
+	for _, k := range Kinds() {
+		if k.Parse == nil || !slices.Contains(k.Tokens, name) {
+			continue
 		}
-	}
-	arg := func(i, def int) int {
-		if i < len(nums) {
-			return nums[i]
+		sp, err := k.Parse(parts[1:])
+		if err != nil {
+			return LayerSpec{}, fmt.Errorf("layer %q: %w", tok, err)
 		}
-		return def
-	}
-	want := func(lo, hi int) error {
-		if len(parts)-1 < lo || len(parts)-1 > hi {
-			return fmt.Errorf("layer %q takes %d to %d numbers", tok, lo, hi)
-		}
-		return nil
-	}
-	switch name {
-	case "dense", "fc":
-		if err := want(1, 1); err != nil {
-			return LayerSpec{}, err
-		}
-		return LayerSpec{Kind: "dense", Units: nums[0]}, nil
-	case "conv":
-		if err := want(2, 4); err != nil {
-			return LayerSpec{}, err
-		}
-		return LayerSpec{Kind: "conv2d", Filters: nums[0], Kernel: nums[1], Stride: arg(2, 1), Pad: arg(3, 0)}, nil
-	case "maxpool", "pool", "avgpool":
-		if err := want(1, 2); err != nil {
-			return LayerSpec{}, err
-		}
-		k := "maxpool2d"
-		if name == "avgpool" {
-			k = "avgpool2d"
-		}
-		return LayerSpec{Kind: k, Kernel: nums[0], Stride: arg(1, nums[0])}, nil
-	case "relu", "flatten":
-		if err := want(0, 0); err != nil {
-			return LayerSpec{}, err
-		}
-		return LayerSpec{Kind: name}, nil
-	case "bn", "batchnorm":
-		if err := want(0, 0); err != nil {
-			return LayerSpec{}, err
-		}
-		return LayerSpec{Kind: "batchnorm"}, nil
-	case "dropout":
-		if err := want(1, 1); err != nil {
-			return LayerSpec{}, err
-		}
-		r, err := strconv.ParseFloat(parts[1], 64)
-		if err != nil || r < 0 || r >= 1 {
-			return LayerSpec{}, fmt.Errorf("layer %q: rate must be in [0, 1)", tok)
-		}
-		return LayerSpec{Kind: "dropout", Rate: r}, nil
+		return sp, nil
 	}
 	return LayerSpec{}, fmt.Errorf("unknown layer %q", parts[0])
 }

@@ -52,11 +52,6 @@ func (m *Model) Check() error {
 	return nil
 }
 
-var kindPrefix = map[string]string{
-	"dense": "fc", "conv2d": "conv", "maxpool2d": "pool", "avgpool2d": "pool",
-	"flatten": "flatten", "relu": "relu", "batchnorm": "bn", "dropout": "drop", "softmax": "softmax",
-}
-
 func (m *Model) nameLayers() {
 	count := map[string]int{}
 	used := map[string]bool{}
@@ -67,9 +62,9 @@ func (m *Model) nameLayers() {
 		if l.Name() != "" {
 			continue
 		}
-		p := kindPrefix[l.Kind()]
-		if p == "" {
-			p = l.Kind()
+		p := l.Kind()
+		if k, ok := kinds[p]; ok {
+			p = k.Prefix
 		}
 		for {
 			count[p]++

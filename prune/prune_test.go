@@ -370,3 +370,15 @@ func TestSensitivity(t *testing.T) {
 	_, err = Sensitivity(m, x, y, []float64{1}, Options{})
 	require.Error(t, err)
 }
+
+// TestGroupsStopAtOpaqueLayers: units reach a consumer through per-channel
+// layers only; a softmax (opaque) in between keeps its producer whole.
+func TestGroupsStopAtOpaqueLayers(t *testing.T) {
+	m, err := nn.Build(nn.Shape{5}, []nn.LayerSpec{
+		{Kind: "dense", Units: 8}, {Kind: "relu"}, {Kind: "dropout", Rate: 0.1},
+		{Kind: "dense", Units: 6}, {Kind: "softmax"}, {Kind: "dense", Units: 4},
+	})
+	require.NoError(t, err)
+	gs := groups(m)
+	require.Equal(t, []group{{layer: 0, between: []int{1, 2}, consumer: 3}}, gs)
+}

@@ -9,35 +9,43 @@ import (
 	"github.com/shrink-ml/shrink/nn"
 )
 
-// group is a prunable layer with the layers its units feed: the channel-wise
-// layers up to the next dense or convolution layer (the consumer).
+// group is a prunable layer with the layers its units feed: the
+// channel-wise layers (nn.PerChannel) up to the next layer that mixes
+// channels into units (nn.Units, the consumer).
 type group struct {
 	layer    int   // index of the dense or conv layer whose units are removed
-	between  []int // indices of the layers in between (relu, batchnorm, pool, dropout, flatten)
+	between  []int // indices of the per-channel layers in between (relu, batchnorm, pool, dropout, flatten)
 	consumer int   // index of the next dense or conv layer
 }
 
+// coupling is the registry's coupling of l's kind (Opaque when unknown).
+func coupling(l nn.Layer) nn.Coupling {
+	if k, ok := nn.LookupKind(l.Kind()); ok {
+		return k.Coupling
+	}
+	return nn.Opaque
+}
+
 // groups finds the units that can be removed: every dense or convolution
-// layer whose output reaches another dense or convolution layer through
-// channel-wise layers only. The logits layer has no consumer and is kept.
+// layer whose output reaches another Units layer through per-channel layers
+// only. The logits layer has no consumer and is kept.
 func groups(m *nn.Model) []group {
 	var gs []group
 	for i, l := range m.Layers {
-		if _, ok := l.(nn.Accelerated); !ok {
+		if _, ok := l.(nn.Accelerated); !ok || coupling(l) != nn.Units {
 			continue
 		}
 		g := group{layer: i, consumer: -1}
 		for j := i + 1; j < len(m.Layers); j++ {
-			k := m.Layers[j].Kind()
-			if k == "dense" || k == "conv2d" {
-				g.consumer = j
-				break
-			}
-			if k == "relu" || k == "batchnorm" || k == "maxpool2d" || k == "avgpool2d" || k == "dropout" || k == "flatten" {
+			c := coupling(m.Layers[j])
+			if c == nn.PerChannel {
 				g.between = append(g.between, j)
 				continue
 			}
-			break // softmax or unknown: units are visible outside
+			if c == nn.Units {
+				g.consumer = j
+			}
+			break // a consumer, or an opaque layer whose units are visible outside
 		}
 		if g.consumer >= 0 {
 			gs = append(gs, g)
@@ -156,17 +164,13 @@ func structured(m *nn.Model, opt Options) (*nn.Model, error) {
 func shrink(m *nn.Model, gs []group, keep map[int][]int) (*nn.Model, error) {
 	specs := m.Spec()
 	inKeep := map[int][]int{}   // consumer layer → kept channels of its input
-	chanKeep := map[int][]int{} // batchnorm layer → kept channels
+	chanKeep := map[int][]int{} // per-channel layer with parameters → kept channels
 	for _, g := range gs {
 		k := keep[g.layer]
-		switch specs[g.layer].Kind {
-		case "dense":
-			specs[g.layer].Units = len(k)
-		case "conv2d":
-			specs[g.layer].Filters = len(k)
-		}
+		info, _ := nn.LookupKind(specs[g.layer].Kind)
+		*info.UnitsField(&specs[g.layer]) = len(k)
 		for _, j := range g.between {
-			if specs[j].Kind == "batchnorm" {
+			if len(m.Layers[j].Params()) > 0 {
 				chanKeep[j] = k
 			}
 		}
@@ -181,8 +185,7 @@ func shrink(m *nn.Model, gs []group, keep map[int][]int) (*nn.Model, error) {
 		channels[g.consumer] = m.Layers[g.layer].Out()[len(m.Layers[g.layer].Out())-1]
 	}
 	for i, l := range m.Layers {
-		switch src := l.(type) {
-		case nn.Accelerated:
+		if src, ok := l.(nn.Accelerated); ok {
 			dst := small.Layers[i].(nn.Accelerated)
 			rows := keep[i]
 			if rows == nil {
@@ -198,15 +201,17 @@ func shrink(m *nn.Model, gs []group, keep map[int][]int) (*nn.Model, error) {
 			}
 			copyRows(dst.Weight(), sw, rows, colKeep)
 			copyRows(dst.Bias(), src.Bias(), rows, []int{0})
-		case *nn.BatchNorm:
+			continue
+		}
+		// Per-channel parameters (batch norm's scale, shift and statistics):
+		// one value per channel.
+		src, dst := l.Params(), small.Layers[i].Params()
+		for j, p := range src {
 			ch := chanKeep[i]
 			if ch == nil {
-				ch = seq(len(src.Gamma.W))
+				ch = seq(len(p.W))
 			}
-			dst := small.Layers[i].(*nn.BatchNorm)
-			for _, pair := range [][2]*nn.Param{{dst.Gamma, src.Gamma}, {dst.Beta, src.Beta}, {dst.Mean, src.Mean}, {dst.Var, src.Var}} {
-				copyRows(pair[0], pair[1], ch, []int{0})
-			}
+			copyRows(dst[j], p, ch, []int{0})
 		}
 	}
 	return small, nil
