@@ -21,6 +21,11 @@ import (
 // accumulation is int32 with two's-complement wraparound, exactly like the
 // Go reference, so every level gives the bit-identical result for every
 // input (even when k is so large that the int32 result wraps).
+//
+// The VNNI kernels (AVX512-VNNI on zmm, AVX-VNNI on ymm; int8vnni_amd64.s)
+// use VPDPBUSD, which adds the four u8×s8 products of a dword into the
+// int32 lane without any intermediate saturation, so they read every input
+// in place, with no 7-bit split, and are exact too.
 
 const (
 	i8NR = 16 // output channels per packed panel (two 8-lane int32 vectors)
@@ -270,6 +275,14 @@ func i8Run(m int, a []uint8, lda int, p *PackedI8, o *i8Out, procs int) {
 // i8Rect computes rows [r0,r1) and panels [q0,q1) of the product at the
 // active level.
 func i8Rect(r0, r1, q0, q1 int, a []uint8, lda int, p *PackedI8, o *i8Out) {
+	switch {
+	case use.vnni512:
+		i8RectVNNI(r0, r1, q0, q1, a, lda, p, o, &i8VNNI512, true)
+		return
+	case use.avxvnni:
+		i8RectVNNI(r0, r1, q0, q1, a, lda, p, o, &i8AVXVNNI, false)
+		return
+	}
 	if use.avx2 {
 		i8RectAVX2(r0, r1, q0, q1, a, lda, p, o)
 		return

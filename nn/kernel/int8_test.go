@@ -11,10 +11,55 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// forLevels runs f once per kernel level available here, restoring the
-// active level afterwards.
+// i8Variant is a kernel level with some int8 paths turned off, so that the
+// paths a better one shadows on this CPU (VPMADDUBSW under AVX-VNNI,
+// AVX-VNNI under AVX512-VNNI) are tested too.
+type i8Variant struct {
+	name  string
+	level Level
+	off   []path
+}
+
+// i8Variants lists every level available here and each shadowed int8 path.
+func i8Variants() []i8Variant {
+	var vs []i8Variant
+	for _, l := range levels() {
+		vs = append(vs, i8Variant{name: l.String(), level: l})
+	}
+	for _, v := range []i8Variant{
+		{"avx2-vpmaddubsw", AVX2, []path{pathAVXVNNI}},
+		{"avx512-avxvnni", AVX512, []path{pathVNNI512}},
+		{"avx512-vpmaddubsw", AVX512, []path{pathVNNI512, pathAVXVNNI}},
+	} {
+		if available(v.level) == nil && passed[v.off[0]] {
+			vs = append(vs, v)
+		}
+	}
+	return vs
+}
+
+// apply makes v current and returns the function that undoes it.
+func (v i8Variant) apply() (restore func()) {
+	prevLevel, prevPassed := SetLevel(v.level), passed
+	for _, p := range v.off {
+		passed[p] = false
+	}
+	setUse()
+	return func() {
+		passed = prevPassed
+		SetLevel(prevLevel)
+	}
+}
+
+// forLevels runs f once per int8 variant available here (i8Variants),
+// restoring the active level afterwards.
 func forLevels(t *testing.T, f func(t *testing.T)) {
-	forEachLevel(t, f)
+	for _, v := range i8Variants() {
+		t.Run(v.name, func(t *testing.T) {
+			defer v.apply()()
+			f(t)
+		})
+	}
 }
 
 func randU8(r *rand.Rand, n int) []uint8 {
@@ -311,12 +356,12 @@ func FuzzGemmU8I8(f *testing.F) {
 		p := PackI8(w, n, k)
 		want := make([]int32, m*n)
 		gemmU8I8Ref(m, n, k, a, k, int32(za), w, want, n)
-		for _, l := range levels() {
-			prev := SetLevel(l)
+		for _, v := range i8Variants() {
+			restore := v.apply()
 			got := make([]int32, m*n)
 			GemmU8I8(m, a, k, int32(za), p, got, n)
-			SetLevel(prev)
-			require.Equal(t, want, got, "level %v m=%d n=%d k=%d", l, m, n, k)
+			restore()
+			require.Equal(t, want, got, "variant %v m=%d n=%d k=%d", v.name, m, n, k)
 		}
 	})
 }
@@ -335,8 +380,12 @@ func benchGemmI8(b *testing.B, m, n, k, procs int) {
 	b.ReportMetric(ops/b.Elapsed().Seconds()/1e9, "GOP/s")
 	if c := cpuSeconds() - c0; c > 0 {
 		// Throughput per busy core, insensitive to time-slicing on a
-		// shared machine.
+		// shared machine, and its fraction of the measured peak of the
+		// level's int8 unit (levelPeak).
 		b.ReportMetric(ops/c/1e9, "GOP/cpu-s")
+		if _, peak := levelPeak(); peak > 0 {
+			b.ReportMetric(ops/c/1e9/peak, "peak-fraction")
+		}
 	}
 }
 
