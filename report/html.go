@@ -37,6 +37,12 @@ type Section struct {
 	Fields [][2]string
 	// Pre is preformatted text (a recipe).
 	Pre string
+	// Disagree, when set, shows its samples as pictures with their true
+	// class and both predictions (at most MaxDisagreements).
+	Disagree *Disagreements
+	// Layers, when set, are drawn as per-layer bars of sparsity and bits
+	// per weight (LayerBars).
+	Layers []Layer
 }
 
 type htmlRow struct {
@@ -48,9 +54,18 @@ type htmlRow struct {
 
 type htmlSection struct {
 	Section
-	Header []string
-	HRows  []htmlRow
-	Image  template.URL
+	Header   []string
+	HRows    []htmlRow
+	Image    template.URL
+	Verdicts []string
+	Samples  []htmlSample
+	Samples0 string // the Disagree heading line
+	Bars     template.URL
+}
+
+type htmlSample struct {
+	Image   template.URL
+	Caption string
 }
 
 // WriteHTML writes the page as one HTML document with its style and plots
@@ -64,7 +79,9 @@ func WriteHTML(w io.Writer, p *Page) error {
 	for _, s := range p.Sections {
 		hs := htmlSection{Section: s}
 		if len(s.Rows) > 0 {
-			hs.Header = append([]string(nil), humanHeader...)
+			stats := withStats(s.Rows)
+			hs.Header = humanHeader(stats)
+			hs.Verdicts = Verdicts(s.Rows)
 			var on []bool
 			if s.Frontier {
 				hs.Header = append([]string{"frontier"}, hs.Header...)
@@ -78,7 +95,7 @@ func WriteHTML(w io.Writer, p *Page) error {
 				hs.Header = append(hs.Header, t)
 			}
 			for i, r := range s.Rows {
-				hr := htmlRow{Cells: cells(r)}
+				hr := htmlRow{Cells: cells(r, i, stats)}
 				if on != nil {
 					hr.Mark = on[i]
 				}
@@ -94,6 +111,21 @@ func WriteHTML(w io.Writer, p *Page) error {
 				}
 				hs.Image = template.URL("data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(b.Bytes()))
 			}
+		}
+		if d := s.Disagree; d != nil {
+			hs.Samples0 = fmt.Sprintf("%s and %s disagree on %d test samples; %d shown (true class, %s's prediction, %s's).",
+				d.Model, d.Reference, d.Total, min(len(d.Samples), MaxDisagreements), d.Reference, d.Model)
+			for _, x := range d.Samples[:min(len(d.Samples), MaxDisagreements)] {
+				img, err := x.picture()
+				if err != nil {
+					return err
+				}
+				hs.Samples = append(hs.Samples, htmlSample{Image: img,
+					Caption: fmt.Sprintf("#%d: true %d, %s %d, %s %d", x.Index, x.Label, d.Reference, x.Reference, d.Model, x.Prediction)})
+			}
+		}
+		if len(s.Layers) > 0 {
+			hs.Bars = template.URL("data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(LayerBars(s.Layers)))
 		}
 		data.Sections = append(data.Sections, hs)
 	}
@@ -133,6 +165,9 @@ td.extra { text-align: left; white-space: normal; font-family: monospace; font-s
 tr.front td { background: #fff3f3; }
 td.mark { color: #d32f2f; text-align: center; }
 img.plot { max-width: 100%; height: auto; border: 1px solid #eee; }
+figure.sample { display: inline-block; margin: .3em; text-align: center; font-size: .8em; width: 9em; vertical-align: top; }
+figure.sample img { width: 84px; height: 84px; image-rendering: pixelated; border: 1px solid #ccc; }
+ul.verdicts li { margin: .2em 0; }
 pre { background: #f7f7f7; padding: .8em; overflow-x: auto; }
 dl { display: grid; grid-template-columns: max-content auto; gap: .2em 1em; }
 dt { font-weight: bold; } dd { margin: 0; font-family: monospace; word-break: break-all; }
@@ -158,7 +193,14 @@ dt { font-weight: bold; } dd { margin: 0; font-family: monospace; word-break: br
 </tbody>
 </table>
 {{end}}
+{{- if .Verdicts}}<ul class="verdicts">{{range .Verdicts}}<li>{{.}}</li>{{end}}</ul>
+{{end}}
 {{- if .Image}}<p><img class="plot" alt="accuracy against file size and MACs" src="{{.Image}}"></p>
+{{end}}
+{{- if .Samples0}}<p>{{.Samples0}}</p>
+<div>{{range .Samples}}<figure class="sample">{{if .Image}}<img alt="test sample" src="{{.Image}}">{{end}}<figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>
+{{end}}
+{{- if .Bars}}<p><img class="plot" alt="per-layer sparsity and bits per weight" src="{{.Bars}}"></p>
 {{end}}
 {{- if .Fields}}<dl>{{range .Fields}}<dt>{{index . 0}}</dt><dd>{{index . 1}}</dd>{{end}}</dl>
 {{end}}

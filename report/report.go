@@ -31,6 +31,28 @@ type Row struct {
 	MACs          int64   `json:"macs"`           // dense multiply-accumulates per sample
 	EffectiveMACs int64   `json:"effective_macs"` // MACs whose weight is non-zero
 	LatencyUS     float64 `json:"latency_us"`     // per image at batch 1, microseconds; 0 when not measured
+	// ImagesPerS is the throughput at the batch size the measurement
+	// chose; 0 (and absent from JSON) when not measured.
+	ImagesPerS float64 `json:"images_per_s,omitzero"`
+	// Uncertainty holds the row's intervals and test against the first
+	// row; nil (and absent from JSON) for rows measured without them, such
+	// as a search's validation candidates.
+	*Uncertainty
+}
+
+// Uncertainty says how far a row's accuracy, and its difference from the
+// first row's, can be told from the noise of the test set they were
+// measured on: 95% intervals and the p-value of McNemar's exact test on the
+// samples where the two models disagree (measure computes them).
+type Uncertainty struct {
+	AccuracyCI [2]float64 `json:"accuracy_ci"` // interval of Accuracy (Wilson score)
+	// Drop is the first row's accuracy minus this one's: positive when
+	// this model is worse.
+	Drop       float64    `json:"drop"`
+	DropCI     [2]float64 `json:"drop_ci"`      // interval of Drop (Newcombe's hybrid score for paired proportions)
+	DropPValue float64    `json:"drop_p_value"` // McNemar's exact two-sided p; 1 for the first row
+	Lost       int        `json:"lost"`         // test samples the first model gets right and this one wrong
+	Gained     int        `json:"gained"`       // test samples this model gets right and the first wrong
 }
 
 // Cost selects the quantity a frontier or plot puts on its x axis.
@@ -116,18 +138,102 @@ func frontierOrder(rows []Row, c Cost) []int {
 	return idx
 }
 
-// header is the column order of every table; keys match the JSON tags.
+// Alpha is the significance level of Verdict: a difference with McNemar's
+// p below it is called real. It matches the 95% intervals of Uncertainty.
+const Alpha = 0.05
+
+// Verdict says in words whether row r's accuracy differs from the first
+// row's beyond the noise of the test set, judged by McNemar's exact p at
+// Alpha: "within noise (p=0.41)", "real drop (p=0.003)" or "real gain
+// (p=0.02)". It is "" for a row without Uncertainty.
+func Verdict(r Row) string {
+	u := r.Uncertainty
+	if u == nil {
+		return ""
+	}
+	switch {
+	case u.DropPValue >= Alpha || u.Drop == 0:
+		return fmt.Sprintf("within noise (p=%s)", formatP(u.DropPValue))
+	case u.Drop > 0:
+		return fmt.Sprintf("real drop (p=%s)", formatP(u.DropPValue))
+	}
+	return fmt.Sprintf("real gain (p=%s)", formatP(u.DropPValue))
+}
+
+// formatP formats a p-value with two significant digits: 0.41, 0.0031, 2.2e-12.
+func formatP(p float64) string { return strconv.FormatFloat(p, 'g', 2, 64) }
+
+// Verdicts returns one sentence per row after the first that has
+// Uncertainty, saying how far it is from the first row and whether that
+// is noise, for example
+//
+//	int8: 0.10 points below lenet300 (95% interval −0.31 to 0.52; 9 test samples lost, 7 gained): within noise (p=0.8)
+func Verdicts(rows []Row) []string {
+	var out []string
+	for _, r := range rows[min(1, len(rows)):] {
+		u := r.Uncertainty
+		if u == nil {
+			continue
+		}
+		where := "below"
+		if u.Drop < 0 {
+			where = "above"
+		}
+		samples := "test samples"
+		if u.Lost == 1 {
+			samples = "test sample"
+		}
+		out = append(out, fmt.Sprintf("%s: %.2f points %s %s (%.0f%% interval %s to %s; %d %s lost, %d gained): %s",
+			r.Name, math.Abs(100*u.Drop), where, rows[0].Name, 100*(1-Alpha), points(u.DropCI[0]), points(u.DropCI[1]), u.Lost, samples, u.Gained, Verdict(r)))
+	}
+	return out
+}
+
+// points formats an accuracy difference in percentage points, with a true
+// minus sign.
+func points(d float64) string {
+	s := fmt.Sprintf("%.2f", 100*d)
+	if s == "-0.00" {
+		s = "0.00"
+	}
+	return strings.Replace(s, "-", "−", 1)
+}
+
+// withStats reports whether any row has Uncertainty: tables then show the
+// interval, drop and p columns.
+func withStats(rows []Row) bool {
+	for _, r := range rows {
+		if r.Uncertainty != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// header is the column order of CSV tables; keys match the JSON tags.
 var header = []string{"name", "accuracy", "agreement", "file_bytes", "ratio", "params", "nonzero_params", "macs", "latency_us"}
 
-// cells formats a row for humans.
-func cells(r Row) []string {
+// cells formats row i of a table for humans; with stats (see withStats) it
+// adds the accuracy interval, the drop from the first row with its
+// interval, and McNemar's p.
+func cells(r Row, i int, stats bool) []string {
 	lat := "-"
 	if r.LatencyUS > 0 {
 		lat = fmt.Sprintf("%.1f", r.LatencyUS)
 	}
-	return []string{
-		r.Name,
-		fmt.Sprintf("%.2f%%", 100*r.Accuracy),
+	c := []string{r.Name, fmt.Sprintf("%.2f%%", 100*r.Accuracy)}
+	if stats {
+		ci, drop, p := "-", "-", "-"
+		if u := r.Uncertainty; u != nil {
+			ci = fmt.Sprintf("%.1f–%.1f%%", 100*u.AccuracyCI[0], 100*u.AccuracyCI[1])
+			if i > 0 {
+				drop = fmt.Sprintf("%s (%s, %s)", points(u.Drop), points(u.DropCI[0]), points(u.DropCI[1]))
+				p = formatP(u.DropPValue)
+			}
+		}
+		c = append(c, ci, drop, p)
+	}
+	return append(c,
 		fmt.Sprintf("%.2f%%", 100*r.Agreement),
 		HumanBytes(r.FileBytes),
 		fmt.Sprintf("%.1f×", r.Ratio),
@@ -135,11 +241,18 @@ func cells(r Row) []string {
 		strconv.FormatInt(r.NonzeroParams, 10),
 		strconv.FormatInt(r.MACs, 10),
 		lat,
-	}
+	)
 }
 
-// humanHeader is the column titles of the text and Markdown tables.
-var humanHeader = []string{"model", "accuracy", "agreement", "file", "ratio", "params", "non-zero", "MACs", "µs/image"}
+// humanHeader returns the column titles of the text, Markdown and HTML
+// tables; with stats it has the columns of cells' statistics.
+func humanHeader(stats bool) []string {
+	h := []string{"model", "accuracy"}
+	if stats {
+		h = append(h, "95% interval", "drop, points (95% interval)", "p")
+	}
+	return append(h, "agreement", "file", "ratio", "params", "non-zero", "MACs", "µs/image")
+}
 
 // HumanBytes formats a byte count with a binary-free decimal unit (B, KB, MB).
 func HumanBytes(n int64) string {
@@ -154,32 +267,44 @@ func HumanBytes(n int64) string {
 }
 
 // WriteText writes rows as an aligned text table (numbers right-aligned).
+// When rows have Uncertainty, the table has its columns and the Verdicts
+// follow it, one line each after a blank line.
 func WriteText(w io.Writer, rows []Row) error {
+	stats := withStats(rows)
+	hh := humanHeader(stats)
 	// Names are left-aligned (padded here), numbers right-aligned.
-	width := len([]rune(humanHeader[0]))
+	width := len([]rune(hh[0]))
 	for _, r := range rows {
 		width = max(width, len([]rune(r.Name)))
 	}
 	pad := func(s string) string { return s + strings.Repeat(" ", width-len([]rune(s))) }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	h := append([]string{pad(humanHeader[0])}, humanHeader[1:]...)
+	h := append([]string{pad(hh[0])}, hh[1:]...)
 	fmt.Fprintln(tw, strings.Join(h, "\t")+"\t")
-	for _, r := range rows {
-		c := cells(r)
+	for i, r := range rows {
+		c := cells(r, i, stats)
 		c[0] = pad(c[0])
 		fmt.Fprintln(tw, strings.Join(c, "\t")+"\t")
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("report: writing the table: %w", err)
 	}
+	if v := Verdicts(rows); len(v) > 0 {
+		if _, err := io.WriteString(w, "\n"+strings.Join(v, "\n")+"\n"); err != nil {
+			return fmt.Errorf("report: writing the table: %w", err)
+		}
+	}
 	return nil
 }
 
-// WriteMarkdown writes rows as a GitHub-flavoured Markdown table.
+// WriteMarkdown writes rows as a GitHub-flavoured Markdown table; when rows
+// have Uncertainty, the Verdicts follow it as a list.
 func WriteMarkdown(w io.Writer, rows []Row) error {
+	stats := withStats(rows)
+	hh := humanHeader(stats)
 	var b strings.Builder
-	b.WriteString("| " + strings.Join(humanHeader, " | ") + " |\n|")
-	for i := range humanHeader {
+	b.WriteString("| " + strings.Join(hh, " | ") + " |\n|")
+	for i := range hh {
 		if i == 0 {
 			b.WriteString(" --- |")
 		} else {
@@ -187,10 +312,16 @@ func WriteMarkdown(w io.Writer, rows []Row) error {
 		}
 	}
 	b.WriteString("\n")
-	for _, r := range rows {
-		c := cells(r)
+	for i, r := range rows {
+		c := cells(r, i, stats)
 		c[0] = strings.ReplaceAll(c[0], "|", `\|`)
 		b.WriteString("| " + strings.Join(c, " | ") + " |\n")
+	}
+	if v := Verdicts(rows); len(v) > 0 {
+		b.WriteString("\n")
+		for _, s := range v {
+			b.WriteString("- " + s + "\n")
+		}
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("report: writing the Markdown table: %w", err)

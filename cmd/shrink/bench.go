@@ -2,13 +2,11 @@ package main
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"runtime"
-	"slices"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/shrink-ml/shrink/measure"
 	"github.com/shrink-ml/shrink/nn"
 )
 
@@ -86,13 +84,13 @@ func runBench(g *globals, o *benchOptions) error {
 	if o.threads > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(o.threads))
 	}
-	per := measureBatches(models, o.batch, o.runs, uint64(g.seed))
+	per := measure.Throughput(models, o.batch, o.runs, uint64(g.seed))
 	rs := make([]benchResult, len(models))
 	for i, m := range models {
 		rs[i] = benchResult{
 			Model: o.models[i], Batch: o.batch, Threads: runtime.GOMAXPROCS(0),
-			ImagesPerS: float64(o.batch) / per[i].Seconds(), LatencyUS: per[i].Seconds() * 1e6 / float64(o.batch),
-			BatchLatencyUS: per[i].Seconds() * 1e6, Paths: m.Paths(), FileBytes: fileSize(o.models[i]), MACs: m.Stats().MACs,
+			ImagesPerS: per[i].ImagesPerS(), LatencyUS: per[i].LatencyUS(), BatchLatencyUS: per[i].BatchLatencyUS(),
+			Paths: m.Paths(), FileBytes: fileSize(o.models[i]), MACs: m.Stats().MACs,
 		}
 	}
 	if o.json {
@@ -110,52 +108,4 @@ func runBench(g *globals, o *benchOptions) error {
 		fmt.Fprintln(g.stdout)
 	}
 	return nil
-}
-
-// measureBatch returns the median wall time of one inference call of m on
-// a batch of n seeded inputs, over runs timed runs after a warm-up.
-func measureBatch(m *nn.Model, n, runs int, seed uint64) time.Duration {
-	return measureBatches([]*nn.Model{m}, n, runs, seed)[0]
-}
-
-// measureBatches is measureBatch for several models at once, with their
-// timed runs interleaved (run r of every model before run r+1 of any).
-func measureBatches(ms []*nn.Model, n, runs int, seed uint64) []time.Duration {
-	xs := make([]*nn.Tensor, len(ms))
-	calls := make([]int, len(ms))
-	for i, m := range ms {
-		rng := rand.New(rand.NewPCG(seed, 0xbe9c4))
-		xs[i] = nn.NewTensor(n, m.Input)
-		for k := range xs[i].Data {
-			xs[i].Data[k] = rng.Float32()
-		}
-		// Warm up and calibrate the number of calls per run (≥ 100 ms).
-		calls[i] = 1
-		for {
-			start := time.Now()
-			for range calls[i] {
-				m.Infer(xs[i])
-			}
-			if el := time.Since(start); el >= 100*time.Millisecond {
-				break
-			}
-			calls[i] *= 2
-		}
-	}
-	times := make([][]time.Duration, len(ms))
-	for range runs {
-		for i, m := range ms {
-			start := time.Now()
-			for range calls[i] {
-				m.Infer(xs[i])
-			}
-			times[i] = append(times[i], time.Since(start)/time.Duration(calls[i]))
-		}
-	}
-	out := make([]time.Duration, len(ms))
-	for i, t := range times {
-		slices.Sort(t)
-		out[i] = t[runs/2]
-	}
-	return out
 }

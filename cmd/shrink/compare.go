@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/shrink-ml/shrink/data"
 	"github.com/shrink-ml/shrink/format"
+	"github.com/shrink-ml/shrink/measure"
 	"github.com/shrink-ml/shrink/nn"
 	"github.com/shrink-ml/shrink/report"
 )
@@ -44,12 +46,24 @@ func newCompareCmd(g *globals) *cobra.Command {
                   only those whose weight is non-zero
   latency_us      per-image latency at batch 1: the median of --runs timed runs
                   (each at least 100 ms) after a warm-up, on the path the file
-                  calls for (float32, integer, sparse)
+                  calls for (float32, integer, sparse); the models' runs are
+                  interleaved
+  accuracy_ci     95% Wilson score interval of accuracy, [lo, hi]
+  drop            the first model's accuracy minus this one's (positive: worse)
+  drop_ci         95% interval of drop, [lo, hi] (Newcombe's hybrid score
+                  interval for paired proportions)
+  drop_p_value    McNemar's exact two-sided p on the test samples where only
+                  one of the two models is right; below 0.05 the table calls
+                  the drop real, otherwise within noise
+  lost, gained    test samples only the first model / only this one gets right
 
 Without --data the data set and split recorded in the first model's file is
 used. --plot draws accuracy against file size and against effective MACs (log
 x axes, Pareto frontier drawn, points labelled); --html writes a
-self-contained HTML report with the table and the plots.`,
+self-contained HTML report with the table, the plots, up to 24 test images
+on which each model disagrees with the first, and per-layer bars of sparsity
+and bits per weight. CSV keeps its columns; the statistics are in the text,
+Markdown and JSON output.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.models = args
@@ -118,10 +132,11 @@ func runCompare(g *globals, o *compareOptions) error {
 	for i, p := range o.models {
 		bytes[i] = fileSize(p)
 	}
-	rows, err := compareModels(g, modelNames(o.models), models, bytes, ds.Test, o.runs)
+	cmp, err := compareSet(g, modelNames(o.models), models, bytes, ds.Test, o.runs)
 	if err != nil {
 		return err
 	}
+	rows := cmp.Rows
 	if o.plot != "" {
 		if err := report.SavePlots(o.plot, rows, "shrink compare"); err != nil {
 			return err
@@ -132,8 +147,8 @@ func runCompare(g *globals, o *compareOptions) error {
 		page := &report.Page{
 			Title: "shrink compare",
 			Intro: []string{fmt.Sprintf("%d models on the test part of %s (%d samples); agreement and ratio are against %s.",
-				len(rows), ds.Info.Source, ds.Test.Len(), o.models[0])},
-			Sections: []report.Section{{Title: "models", Rows: rows, Plot: true}},
+				len(rows), ds.Info.Source, ds.Test.Len(), o.models[0]), statsNote},
+			Sections: append([]report.Section{{Title: "models", Rows: rows, Plot: true}}, cmp.Sections(files)...),
 		}
 		if err := report.SaveHTML(o.html, page); err != nil {
 			return err
@@ -151,46 +166,34 @@ func runCompare(g *globals, o *compareOptions) error {
 	return report.WriteText(g.stdout, rows)
 }
 
-// compareModels measures one row per model on set; agreement and ratio are
-// against the first model. runs is the number of timed latency runs (0
-// skips latency).
+// statsNote explains the statistics of a comparison in a report.
+const statsNote = "Intervals are 95%: Wilson score intervals for accuracy; for the drop against the first model (its accuracy minus this one's, in points), Newcombe's hybrid score interval for paired proportions. p is McNemar's exact two-sided test on the test samples where exactly one of the two models is right; below 0.05 the drop is called real, otherwise it is within the noise of this test set."
+
+// compareModels measures one row per model on set with the measure
+// package; agreement, ratio and the drop statistics are against the first
+// model. runs is the number of timed latency runs (0 skips latency).
 func compareModels(g *globals, names []string, models []*nn.Model, fileBytes []int64, set *data.Set, runs int) ([]report.Row, error) {
-	rows := make([]report.Row, len(models))
-	var first []int
-	for i, m := range models {
-		m.Prepare() // run each model on the path its stored form calls for
-		ev, err := nn.Evaluate(m, set.X, set.Y)
-		if err != nil {
-			return nil, fmt.Errorf("evaluating %s: %w", names[i], err)
-		}
-		pred, err := nn.Predict(m, set.X)
-		if err != nil {
-			return nil, fmt.Errorf("evaluating %s: %w", names[i], err)
-		}
-		if i == 0 {
-			first = pred
-		}
-		st := m.Stats()
-		r := report.Row{
-			Name: names[i], Accuracy: ev.Accuracy, Agreement: nn.Agreement(pred, first), FileBytes: fileBytes[i],
-			Params: st.Params, NonzeroParams: st.NonZero, MACs: st.MACs, EffectiveMACs: st.EffectiveMACs,
-		}
-		if fileBytes[i] > 0 {
-			r.Ratio = float64(fileBytes[0]) / float64(fileBytes[i])
-		}
-		if runs > 0 {
-			g.logf("timing %s at batch 1 ...\n", names[i])
-			r.LatencyUS = latencyUS(m, runs, uint64(g.seed))
-		}
-		rows[i] = r
+	c, err := compareSet(g, names, models, fileBytes, set, runs)
+	if err != nil {
+		return nil, err
 	}
-	return rows, nil
+	return c.Rows, nil
+}
+
+// compareSet is compareModels returning the whole measure.Comparison (the
+// predictions, for the report's pictures).
+func compareSet(g *globals, names []string, models []*nn.Model, fileBytes []int64, set *data.Set, runs int) (*measure.Comparison, error) {
+	es := make([]measure.Entry, len(models))
+	for i, m := range models {
+		es[i] = measure.Entry{Name: names[i], Model: m, FileBytes: fileBytes[i]}
+	}
+	return measure.Compare(context.Background(), es, set, measure.Options{LatencyRuns: runs, Seed: uint64(g.seed), Logf: g.logf})
 }
 
 // latencyUS is the per-image latency at batch 1 in microseconds: the median
-// of runs timed runs after a warm-up (measureBatch, shared with bench).
+// of runs timed runs after a warm-up (measure.Latency).
 func latencyUS(m *nn.Model, runs int, seed uint64) float64 {
-	return float64(measureBatch(m, 1, runs, seed).Nanoseconds()) / 1e3
+	return measure.Latency(m, runs, seed)
 }
 
 // modelNames shortens paths to their base names without extension when

@@ -43,6 +43,10 @@ func TestCompare(t *testing.T) {
 		require.EqualValues(t, fileSize(a), r["file_bytes"])
 	}
 	require.Equal(t, rows[0]["accuracy"], rows[1]["accuracy"])
+	// The same model twice: no disagreement, p = 1, a drop interval around 0.
+	requireStats(t, rows)
+	require.EqualValues(t, 1, rows[1]["drop_p_value"])
+	require.EqualValues(t, 0, rows[1]["drop"])
 
 	// The plot is valid SVG; the HTML holds every row.
 	sb, err := os.ReadFile(svg)
@@ -79,6 +83,23 @@ func TestCompare(t *testing.T) {
 	code, out, errs = shrinkRun(t, "compare", a, b, "--runs", "0", "-q")
 	require.Equal(t, 0, code, errs)
 	require.Contains(t, out, "agreement")
+	require.Regexp(t, `(?m)^b: \d+\.\d\d points (below|above) a \(95% interval .*\): (within noise|real drop|real gain) \(p=[0-9.e-]+\)$`, out)
+
+	// Two different models: statistics against the first, pictures of the
+	// disagreements and per-layer bars in the HTML report.
+	code, out, errs = shrinkRun(t, "compare", a, b, "--json", "--runs", "0", "-q", "--html", html)
+	require.Equal(t, 0, code, errs)
+	rows = nil
+	require.NoError(t, json.Unmarshal([]byte(out), &rows))
+	requireStats(t, rows)
+	require.InDelta(t, rows[0]["accuracy"].(float64)-rows[1]["accuracy"].(float64), rows[1]["drop"].(float64), 1e-12)
+	hb, err = os.ReadFile(html)
+	require.NoError(t, err)
+	h := string(hb)
+	require.Regexp(t, `b: \d+\.\d\d points (below|above) a .*: (within noise|real drop|real gain) \(p=`, h)
+	require.Contains(t, h, "b and a disagree on")
+	require.Contains(t, h, `src="data:image/png;base64,`)
+	require.Equal(t, 2, strings.Count(h, `alt="per-layer sparsity and bits per weight"`))
 
 	// Usage errors.
 	code, _, _ = shrinkRun(t, "compare", a, "--json", "--csv")
@@ -89,4 +110,32 @@ func TestCompare(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	code, _, _ = shrinkRun(t, "compare", filepath.Join(dir, "missing.shrink"))
 	require.Equal(t, exitError, code)
+}
+
+// requireStats checks compare's statistics keys on JSON rows: the accuracy
+// interval holds the accuracy, the drop interval the drop, p is in (0, 1].
+func requireStats(t *testing.T, rows []map[string]any) {
+	t.Helper()
+	pair := func(v any) (float64, float64) {
+		a, ok := v.([]any)
+		require.True(t, ok, "%v is not an array", v)
+		require.Len(t, a, 2)
+		return a[0].(float64), a[1].(float64)
+	}
+	for i, r := range rows {
+		for _, k := range []string{"accuracy_ci", "drop_ci", "drop_p_value"} {
+			require.Contains(t, r, k)
+		}
+		lo, hi := pair(r["accuracy_ci"])
+		acc := r["accuracy"].(float64)
+		require.True(t, 0 <= lo && lo <= acc && acc <= hi && hi <= 1, "accuracy %g, interval [%g, %g]", acc, lo, hi)
+		lo, hi = pair(r["drop_ci"])
+		drop := r["drop"].(float64)
+		require.True(t, lo <= drop && drop <= hi, "drop %g, interval [%g, %g]", drop, lo, hi)
+		if i > 0 {
+			require.Less(t, lo, hi)
+		}
+		p := r["drop_p_value"].(float64)
+		require.True(t, p > 0 && p <= 1, "p %g", p)
+	}
 }
