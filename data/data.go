@@ -7,6 +7,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/shrink-ml/shrink/budget"
 )
 
 // Kinds of data source recorded in Info.Kind.
@@ -30,6 +32,9 @@ type Options struct {
 	LabelColumn  string  // CSV: label column name or 0-based index; default: the last column
 	Header       string  // CSV: "auto" (default), "yes", "no"
 	Normalize    string  // CSV: "none" (default), "minmax", "standard" — stats fitted on the training part only
+	// Budget bounds what the readers accept: decompressed bytes, CSV rows,
+	// fields and record bytes, classes (the zero value means the defaults).
+	Budget budget.Budget
 }
 
 // Data holds the training and test parts and a record of how they were made
@@ -90,7 +95,7 @@ func Load(spec string, opt Options) (*Data, error) {
 	if err := imageOptions(opt); err != nil {
 		return nil, err
 	}
-	train, test, err := loadIDXDir(spec)
+	train, test, err := loadIDXDir(spec, opt.Budget)
 	if err != nil {
 		return nil, err
 	}
@@ -98,17 +103,30 @@ func Load(spec string, opt Options) (*Data, error) {
 }
 
 // LoadWithInfo reloads exactly the split and normalisation recorded in info
-// (typically stored in a model file). For CSV data the recorded Mean/Scale
-// are applied as stored rather than refitted.
-func LoadWithInfo(info Info) (*Data, error) {
+// (typically stored in a model file) within the default budget; see
+// LoadRecorded.
+func LoadWithInfo(info Info) (*Data, error) { return LoadRecorded(info, budget.Budget{}) }
+
+// LoadRecorded reloads exactly the split and normalisation recorded in info
+// (typically stored in a model file), within budget b. For CSV data the
+// recorded Mean/Scale are applied as stored rather than refitted.
+//
+// A recorded source is a hint, not an order: it is followed only to the
+// embedded set, a folder or a regular file (symlinks to those included),
+// never to a device, a FIFO or a socket (ErrNotRegular), and a file is
+// checked again once open, without ever blocking on it.
+func LoadRecorded(info Info, b budget.Budget) (*Data, error) {
 	switch info.Kind {
 	case KindMNISTMini:
-		return Load(KindMNISTMini, Options{})
+		return Load(KindMNISTMini, Options{Budget: b})
 	case KindIDX:
 		if info.Source == "" {
 			return nil, errors.New("data: info of kind idx has no source folder")
 		}
-		train, test, err := loadIDXDir(info.Source)
+		if err := checkFolder(info.Source); err != nil {
+			return nil, fmt.Errorf("data: recorded source: %w", err)
+		}
+		train, test, err := loadIDX(regularFS(info.Source), info.Source, b)
 		if err != nil {
 			return nil, err
 		}
@@ -124,6 +142,7 @@ func LoadWithInfo(info Info) (*Data, error) {
 			LabelColumn:  info.LabelColumn,
 			Header:       info.Header,
 			Normalize:    info.Normalize,
+			Budget:       b,
 		}
 		if opt.TestFile == "" && opt.TestFraction == 0 {
 			opt.TestFraction = -1 // recorded "nothing held out"
@@ -133,7 +152,7 @@ func LoadWithInfo(info Info) (*Data, error) {
 		}
 		return loadCSV(info.Source, opt, &info)
 	default:
-		return nil, fmt.Errorf("data: unknown data kind %q in info", info.Kind)
+		return nil, fmt.Errorf("data: unknown data kind %s in info", budget.Quote(info.Kind))
 	}
 }
 
@@ -149,13 +168,21 @@ func isCSVPath(spec string) bool {
 	return strings.HasSuffix(l, ".csv") || strings.HasSuffix(l, ".csv.gz")
 }
 
-func readCSVFile(path, header, label string) (*CSVTable, error) {
-	f, err := os.Open(path)
+// readCSVFile reads a CSV file; recorded paths (named by a model file)
+// must be regular files.
+func readCSVFile(path, header, label string, b budget.Budget, recorded bool) (*CSVTable, error) {
+	var f *os.File
+	var err error
+	if recorded {
+		f, err = openRegular(path)
+	} else {
+		f, err = os.Open(path)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("data: %s: %w", path, err)
+		return nil, fmt.Errorf("data: %w", err)
 	}
 	defer f.Close()
-	t, err := ReadCSV(f, header, label)
+	t, err := ReadCSVBudget(f, header, label, b)
 	if err != nil {
 		return nil, fmt.Errorf("data: %s: %w", path, err)
 	}
@@ -180,13 +207,13 @@ func loadCSV(path string, opt Options, rec *Info) (*Data, error) {
 		Header:      opt.Header,
 		Normalize:   opt.Normalize,
 	}
-	t, err := readCSVFile(path, opt.Header, opt.LabelColumn)
+	t, err := readCSVFile(path, opt.Header, opt.LabelColumn, opt.Budget, rec != nil)
 	if err != nil {
 		return nil, err
 	}
 	var train, test *Set
 	if opt.TestFile != "" {
-		tt, err := readCSVFile(opt.TestFile, opt.Header, opt.LabelColumn)
+		tt, err := readCSVFile(opt.TestFile, opt.Header, opt.LabelColumn, opt.Budget, rec != nil)
 		if err != nil {
 			return nil, err
 		}

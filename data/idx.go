@@ -9,10 +9,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/shrink-ml/shrink/budget"
 )
 
 // Limits applied to IDX headers before anything is allocated.
@@ -33,12 +34,16 @@ const (
 var mnistMini embed.FS
 
 // maybeGunzip returns a reader that transparently decompresses r when it
-// starts with the gzip magic bytes, plus a finish function. For gzip input,
-// finish reads on to the end of the first compressed member so that a
-// truncated or corrupt stream (bad checksum) is reported; trailing
+// starts with the gzip magic bytes, plus a finish function. The reader
+// fails with a budget error (wrapping budget.ErrExceeded) once more bytes
+// come out than b allows: the data-bytes cap, and for gzip input also the
+// decompression ratio over the compressed bytes consumed so far. For gzip
+// input, finish reads on to the end of the first compressed member so that
+// a truncated or corrupt stream (bad checksum) is reported; trailing
 // uncompressed data is ignored. finish may be called more than once.
-func maybeGunzip(r io.Reader) (io.Reader, func() error, error) {
-	br := bufio.NewReader(r)
+func maybeGunzip(r io.Reader, b budget.Budget) (io.Reader, func() error, error) {
+	c := &budget.Counter{R: r}
+	br := bufio.NewReader(c)
 	magic, _ := br.Peek(2)
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
@@ -46,23 +51,27 @@ func maybeGunzip(r io.Reader) (io.Reader, func() error, error) {
 			return nil, nil, fmt.Errorf("gzip: %w", err)
 		}
 		zr.Multistream(false)
+		lr := b.LimitInflated(zr, func() int64 { return c.N })
 		done := false
 		finish := func() error {
 			if done {
 				return nil
 			}
 			done = true
-			if _, err := io.Copy(io.Discard, io.LimitReader(zr, readChunk)); err != nil {
+			if _, err := io.Copy(io.Discard, io.LimitReader(lr, readChunk)); err != nil {
 				if errors.Is(err, io.ErrUnexpectedEOF) {
 					return errors.New("gzip: truncated compressed data")
+				}
+				if errors.Is(err, budget.ErrExceeded) {
+					return err
 				}
 				return fmt.Errorf("gzip: %w", err)
 			}
 			return nil
 		}
-		return zr, finish, nil
+		return lr, finish, nil
 	}
-	return br, func() error { return nil }, nil
+	return b.LimitData(br), func() error { return nil }, nil
 }
 
 // readExactly reads n bytes, growing the buffer only as data actually
@@ -117,12 +126,21 @@ func readHeader(r io.Reader, words int, magic uint32, kind string) ([]uint32, er
 	return h, nil
 }
 
-// ReadIDXImages reads an IDX3 image file (magic 0x00000803: count, rows,
-// cols, then count×rows×cols unsigned bytes), transparently gunzipping it if
-// it starts with the gzip magic. It rejects counts above MaxIDXItems and sides
-// outside [1, MaxIDXSide], and allocates memory only as pixel data arrives.
+// ReadIDXImages reads an IDX3 image file within the default budget; see
+// ReadIDXImagesBudget.
 func ReadIDXImages(r io.Reader) (n, rows, cols int, pix []uint8, err error) {
-	rr, finish, err := maybeGunzip(r)
+	return ReadIDXImagesBudget(r, budget.Budget{})
+}
+
+// ReadIDXImagesBudget reads an IDX3 image file (magic 0x00000803: count,
+// rows, cols, then count×rows×cols unsigned bytes), transparently
+// gunzipping it if it starts with the gzip magic. It rejects counts above
+// MaxIDXItems, sides outside [1, MaxIDXSide] and pixel data above b's
+// data-bytes cap (from the header, before reading any), refuses a
+// decompression bomb as it inflates, and allocates memory only as pixel
+// data arrives.
+func ReadIDXImagesBudget(r io.Reader, b budget.Budget) (n, rows, cols int, pix []uint8, err error) {
+	rr, finish, err := maybeGunzip(r, b)
 	if err != nil {
 		return 0, 0, 0, nil, err
 	}
@@ -137,6 +155,9 @@ func ReadIDXImages(r io.Reader) (n, rows, cols int, pix []uint8, err error) {
 		return 0, 0, 0, nil, fmt.Errorf("IDX image size %d×%d outside 1..%d", h[2], h[3], MaxIDXSide)
 	}
 	n, rows, cols = int(h[1]), int(h[2]), int(h[3])
+	if err := b.CheckDataBytes(budget.Product(int64(n), int64(rows), int64(cols)), fmt.Sprintf("pixels of %d images of %d×%d", n, rows, cols)); err != nil {
+		return 0, 0, 0, nil, err
+	}
 	pix, err = readExactly(rr, int64(n)*int64(rows)*int64(cols), fmt.Sprintf("IDX pixel data (%d images of %d×%d)", n, rows, cols))
 	if err != nil {
 		return 0, 0, 0, nil, err
@@ -147,11 +168,16 @@ func ReadIDXImages(r io.Reader) (n, rows, cols int, pix []uint8, err error) {
 	return n, rows, cols, pix, nil
 }
 
-// ReadIDXLabels reads an IDX1 label file (magic 0x00000801: count, then count
-// unsigned bytes), transparently gunzipping it if it starts with the gzip
-// magic. It rejects counts above MaxIDXItems. Label values are not checked.
-func ReadIDXLabels(r io.Reader) ([]uint8, error) {
-	rr, finish, err := maybeGunzip(r)
+// ReadIDXLabels reads an IDX1 label file within the default budget; see
+// ReadIDXLabelsBudget.
+func ReadIDXLabels(r io.Reader) ([]uint8, error) { return ReadIDXLabelsBudget(r, budget.Budget{}) }
+
+// ReadIDXLabelsBudget reads an IDX1 label file (magic 0x00000801: count,
+// then count unsigned bytes), transparently gunzipping it if it starts
+// with the gzip magic, within b's data-bytes and decompression limits. It
+// rejects counts above MaxIDXItems. Label values are not checked.
+func ReadIDXLabelsBudget(r io.Reader, b budget.Budget) ([]uint8, error) {
+	rr, finish, err := maybeGunzip(r, b)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +217,7 @@ func idxCandidates(part, kind string) []string {
 }
 
 // loadIDXPart reads one images/labels pair from fsys and converts it to a Set.
-func loadIDXPart(fsys fs.FS, root, part string) (*Set, error) {
+func loadIDXPart(fsys fs.FS, root, part string, b budget.Budget) (*Set, error) {
 	var paths [2]string
 	var files [2]fs.File
 	defer func() {
@@ -217,11 +243,11 @@ func loadIDXPart(fsys fs.FS, root, part string) (*Set, error) {
 			return nil, fmt.Errorf("data: %s: no %s %s file (looked for %s)", root, part, kind, strings.Join(cands, ", "))
 		}
 	}
-	n, rows, cols, pix, err := ReadIDXImages(files[0])
+	n, rows, cols, pix, err := ReadIDXImagesBudget(files[0], b)
 	if err != nil {
 		return nil, fmt.Errorf("data: %s: %w", paths[0], err)
 	}
-	labels, err := ReadIDXLabels(files[1])
+	labels, err := ReadIDXLabelsBudget(files[1], b)
 	if err != nil {
 		return nil, fmt.Errorf("data: %s: %w", paths[1], err)
 	}
@@ -254,12 +280,12 @@ func loadIDXPart(fsys fs.FS, root, part string) (*Set, error) {
 }
 
 // loadIDX loads the train and test parts of an IDX folder (or the embedded set).
-func loadIDX(fsys fs.FS, root string) (train, test *Set, err error) {
-	train, err = loadIDXPart(fsys, root, "train")
+func loadIDX(fsys fs.FS, root string, b budget.Budget) (train, test *Set, err error) {
+	train, err = loadIDXPart(fsys, root, "train", b)
 	if err != nil {
 		return nil, nil, err
 	}
-	test, err = loadIDXPart(fsys, root, "test")
+	test, err = loadIDXPart(fsys, root, "test", b)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -274,16 +300,14 @@ func loadMNISTMini() (train, test *Set, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return loadIDX(sub, "mnist-mini")
+	return loadIDX(sub, "mnist-mini", budget.Budget{})
 }
 
-func loadIDXDir(dir string) (train, test *Set, err error) {
-	st, err := os.Stat(dir)
-	if err != nil {
-		return nil, nil, fmt.Errorf("data: %s: %w", dir, err)
+// loadIDXDir loads an IDX folder; its files are opened only when they are
+// regular files (a FIFO named like an IDX file would block for ever).
+func loadIDXDir(dir string, b budget.Budget) (train, test *Set, err error) {
+	if err := checkFolder(dir); err != nil {
+		return nil, nil, fmt.Errorf("data: %w", err)
 	}
-	if !st.IsDir() {
-		return nil, nil, fmt.Errorf("data: %s: not a directory", dir)
-	}
-	return loadIDX(os.DirFS(dir), dir)
+	return loadIDX(regularFS(dir), dir, b)
 }
