@@ -79,7 +79,7 @@ const (
 	DefaultRows         = 10_000_000 // CSV data rows
 	DefaultFields       = 1 << 16    // CSV fields per row
 	DefaultLineBytes    = 1 << 20    // CSV bytes per record
-	InflateFloor        = 64 << 20   // decompressed bytes always allowed, whatever the ratio
+	InflateFloor        = 4 << 20    // decompressed bytes always allowed, whatever the ratio
 	maxErrorQuote       = 64         // see Quote
 	maxInt              = math.MaxInt64
 	unlimitedWord       = "unlimited" // accepted by Set
@@ -122,7 +122,7 @@ var limits = []limit{
 	{"folded constants", "max-folded", true, DefaultFolded, func(b *Budget) *int64 { return &b.Folded },
 		"bytes of constants folded at ONNX import, in total"},
 	{"decompression ratio", "max-inflate-ratio", false, DefaultInflateRatio, func(b *Budget) *int64 { return &b.InflateRatio },
-		"decompressed bytes as a multiple of compressed bytes (beyond the first 64 MiB)"},
+		"decompressed bytes as a multiple of compressed bytes (beyond the first 4 MiB)"},
 	{"data bytes", "max-data-bytes", true, DefaultInflated, func(b *Budget) *int64 { return &b.Inflated },
 		"bytes of a data file after decompression"},
 	{"CSV rows", "max-rows", false, DefaultRows, func(b *Budget) *int64 { return &b.Rows },
