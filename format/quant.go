@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/shrink-ml/shrink/nn"
 )
@@ -75,22 +76,42 @@ func init() {
 	codecs[Codebook8] = &codec{name: "codebook8", rawBounds: codebook8Bounds, encode: encodeCodebook8, decode: decodeCodebook8, tables: codebookTables}
 }
 
-// QuantEncoding returns the encoding that stores a quantized tensor of the
+// schemes maps each quantization scheme (nn.Quant.Scheme, the Name of a
+// quantize.Scheme) to the encodings that store its values exactly, codes
+// included, the usual one first. It is the one table between quantize and
+// the file format: QuantEncoding, the writer's alternates and Choose read
+// it, and quantize's tests check every scheme against it.
+var schemes = []struct {
+	scheme string
+	encs   []Encoding
+}{
+	{"int8", []Encoding{Int8}},
+	{"int8_tensor", []Encoding{Int8}},
+	{"int4", []Encoding{Int4}},
+	{"int4_asym", []Encoding{Int4}},
+	{"q8_0", []Encoding{Q8_0}},
+	{"q4_0", []Encoding{Q4_0}},
+	{"codebook", []Encoding{Codebook, Codebook8}},
+	{"fp16", []Encoding{Float16}},
+}
+
+// SchemeEncodings returns the encodings that store a tensor quantized with
+// the given scheme (nn.Quant.Scheme) exactly, the usual one first, and nil
+// for schemes without one.
+func SchemeEncodings(scheme string) []Encoding {
+	for _, s := range schemes {
+		if s.scheme == scheme {
+			return slices.Clone(s.encs)
+		}
+	}
+	return nil
+}
+
+// QuantEncoding returns the usual encoding of a tensor quantized with the
 // given scheme (nn.Quant.Scheme), and false for schemes without one.
 func QuantEncoding(scheme string) (Encoding, bool) {
-	switch scheme {
-	case "int8", "int8_tensor":
-		return Int8, true
-	case "int4", "int4_asym":
-		return Int4, true
-	case "q8_0":
-		return Q8_0, true
-	case "q4_0":
-		return Q4_0, true
-	case "codebook":
-		return Codebook, true
-	case "fp16":
-		return Float16, true
+	if e := SchemeEncodings(scheme); len(e) > 0 {
+		return e[0], true
 	}
 	return 0, false
 }

@@ -287,3 +287,34 @@ func FuzzDecodeQuant(f *testing.F) {
 		fuzzDecode(t, b)
 	})
 }
+
+// TestSchemeTable checks the scheme → encoding table against quantize:
+// every scheme maps to encodings, Choose stores a tensor quantized with it
+// in one of them (codes kept, values exact), and uncompressed that takes
+// the scheme's Bytes.
+func TestSchemeTable(t *testing.T) {
+	for id, s := range quantize.Schemes {
+		encs := format.SchemeEncodings(s.Name())
+		require.NotEmpty(t, encs, "scheme %d %s has no encoding", id, s.Name())
+		if _, fp16 := s.(quantize.FP16); fp16 {
+			continue // the pass keeps float16 values, no codes
+		}
+		m := quantModel(t, s)
+		for _, compress := range []bool{false, true} {
+			f := format.New(m, format.Provenance{Tool: "test"})
+			f.Compress = compress
+			require.NoError(t, format.Choose(f, format.ChooseOptions{}))
+			require.Contains(t, encs, f.Encodings["fc1.weight"], s.String())
+			if !compress && f.Encodings["fc1.weight"] == encs[0] {
+				require.Equal(t, s.Bytes(40, 70), f.Tensors()[0].Bytes, s.String())
+			}
+			var buf bytes.Buffer
+			require.NoError(t, format.Encode(&buf, f))
+			g, err := format.Decode(buf.Bytes())
+			require.NoError(t, err)
+			require.Equal(t, m.Tensors(), g.Model.Tensors(), s.String())
+			require.Equal(t, m.Params()[0].Quant, g.Model.Params()[0].Quant, s.String())
+		}
+	}
+	require.Nil(t, format.SchemeEncodings("int3"))
+}

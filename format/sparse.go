@@ -41,7 +41,7 @@ import (
 //	                that makes the tensor smallest.
 //
 // The sparse encodings store W only; quantized tensors (Param.Quant set)
-// keep their quantized encodings. Tags 10 to 17 are theirs (9 stays
+// keep their quantized encodings. Tags 10 to 17 are theirs (7 stays
 // unassigned: the format tests use it as an unknown tag).
 const (
 	SparseBitmask    Encoding = 10
@@ -88,38 +88,6 @@ func init() {
 	} {
 		codecs[s.enc] = s.c(s.name, s.v)
 	}
-}
-
-// SmallestSparse returns whichever of dense (Float32 or Float16) and the
-// sparse encodings with the same value type stores p in the fewest bytes,
-// per-tensor compression included. Ties, quantized tensors and other dense
-// encodings return dense.
-func SmallestSparse(p *nn.Param, dense Encoding) Encoding {
-	var cands []Encoding
-	switch {
-	case p.Quant != nil:
-		return dense
-	case dense == Float32:
-		cands = []Encoding{SparseBitmask, SparseRelative, CSR, SparseNM}
-	case dense == Float16:
-		cands = []Encoding{SparseBitmask16, SparseRelative16, CSR16, SparseNM16}
-	default:
-		return dense
-	}
-	size := func(e Encoding) int {
-		st, err := storeTensor(p, e, true)
-		if err != nil {
-			return math.MaxInt
-		}
-		return len(st.stored)
-	}
-	best, bestSize := dense, size(dense)
-	for _, e := range cands {
-		if s := size(e); s < bestSize {
-			best, bestSize = e, s
-		}
-	}
-	return best
 }
 
 // rowsCols is how sparse encodings see a tensor: rows × cols.

@@ -2,6 +2,7 @@ package format_test
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -115,7 +116,7 @@ func TestSparseRoundTrip(t *testing.T) {
 	}
 }
 
-func TestSmallestSparseShrinksWithSparsity(t *testing.T) {
+func TestChooseShrinksWithSparsity(t *testing.T) {
 	var prev int64 = 1 << 62
 	for _, frac := range []float64{0, 0.5, 0.9, 0.99} {
 		m := buildModel(t, "lenet300", nn.Shape{784}, 1)
@@ -125,12 +126,7 @@ func TestSmallestSparseShrinksWithSparsity(t *testing.T) {
 			}
 		}
 		f := format.New(m, format.Provenance{Command: "test", Tool: "test"})
-		f.Encodings = map[string]format.Encoding{}
-		for _, l := range m.Layers {
-			for _, p := range l.Params() {
-				f.Encodings[l.Name()+"."+p.Name] = format.SmallestSparse(p, format.Float32)
-			}
-		}
+		require.NoError(t, format.Choose(f, format.ChooseOptions{}))
 		var buf bytes.Buffer
 		require.NoError(t, format.Encode(&buf, f))
 		n := int64(buf.Len())
@@ -145,12 +141,23 @@ func TestSmallestSparseShrinksWithSparsity(t *testing.T) {
 			require.Equal(t, m.Params()[i].W, p.W)
 		}
 	}
-	// Float16 values pick among the float16 encodings.
-	p := &nn.Param{Name: "weight", Shape: []int{10, 40}, W: make([]float32, 400)}
-	p.W[3] = 1
-	require.Contains(t, []format.Encoding{format.SparseBitmask16, format.SparseRelative16, format.CSR16, format.SparseNM16}, format.SmallestSparse(p, format.Float16))
-	p.Quant = &nn.Quant{}
-	require.Equal(t, format.Float32, format.SmallestSparse(p, format.Float32), "quantized tensors keep their encoding")
+	// Lossy admits the float16 forms; a quantized tensor keeps its codes.
+	m := buildModel(t, "dense:40", nn.Shape{10}, 3)
+	w := m.Layers[0].Params()[0]
+	clear(w.W)
+	w.W[3], w.W[77] = 1.1, -0.3
+	for i, b := range m.Layers[0].Params()[1].W {
+		m.Layers[0].Params()[1].W[i] = float32(math.Round(float64(b)*64)) / 64 // float16 exactly
+	}
+	f := format.New(m, format.Provenance{})
+	require.NoError(t, format.Choose(f, format.ChooseOptions{Lossy: true}))
+	require.Contains(t, []format.Encoding{format.SparseBitmask16, format.SparseRelative16, format.CSR16, format.SparseNM16}, f.Encodings["fc1.weight"])
+	require.NoError(t, format.Choose(f, format.ChooseOptions{}))
+	require.Contains(t, []format.Encoding{format.SparseBitmask, format.SparseRelative, format.CSR, format.SparseNM}, f.Encodings["fc1.weight"])
+	f.Compress = false // compressed, zeros tie and float32 (the earlier tag) wins
+	require.NoError(t, format.Choose(f, format.ChooseOptions{Candidates: []format.Encoding{format.Float16}}))
+	require.Equal(t, format.Float32, f.Encodings["fc1.weight"], "1.1 is no float16: without Lossy it stays float32")
+	require.Equal(t, format.Float16, f.Encodings["fc1.bias"], "multiples of 1/64 are float16 exactly")
 }
 
 func TestSparseEncodingNames(t *testing.T) {

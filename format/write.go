@@ -61,10 +61,15 @@ type stored struct {
 
 // alternates lists, for an encoding, the encodings that store the same
 // values (decoding to the same nn.Param, Quant included) in another byte
-// layout; with compression on the writer keeps whichever stores smallest.
-var alternates = map[Encoding][]Encoding{
-	Codebook:  {Codebook8},
-	Codebook8: {Codebook},
+// layout: the other encodings of its scheme (Codebook and Codebook8); with
+// compression on the writer keeps whichever stores smallest.
+func alternates(enc Encoding) []Encoding {
+	for _, s := range schemes {
+		if len(s.encs) > 1 && slices.Contains(s.encs, enc) {
+			return slices.DeleteFunc(slices.Clone(s.encs), func(e Encoding) bool { return e == enc })
+		}
+	}
+	return nil
 }
 
 // storeTensor encodes p in enc and compresses it when compress is set:
@@ -79,7 +84,7 @@ func storeTensor(p *nn.Param, enc Encoding, compress bool) (stored, error) {
 	if !compress {
 		return best, nil
 	}
-	for _, alt := range alternates[enc] {
+	for _, alt := range alternates(enc) {
 		raw, err := encodeTensor(p, alt)
 		if err != nil {
 			continue // enc encoded, so its alternates do; but never fail on one

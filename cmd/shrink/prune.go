@@ -412,21 +412,11 @@ func runPrune(ctx context.Context, g *globals, o *pruneOptions) error {
 	res.Params, res.NonzeroParams, res.MACs, res.EffectiveMACs = st.Params, st.NonZero, st.MACs, st.EffectiveMACs
 	res.Sparsity = rep.Total.Sparsity
 
-	// The output file: every tensor in its smallest encoding.
-	dense := format.Float32
-	if o.half {
-		dense = format.Float16
-	}
-	file := &format.File{Model: m, Compress: true, Encodings: map[string]format.Encoding{}, Provenance: in.Provenance}
-	for _, l := range m.Layers {
-		for _, p := range l.Params() {
-			name := l.Name() + "." + p.Name
-			e := dense
-			if p.Quant != nil {
-				e = in.Encodings[name] // quantized tensors keep their encoding
-			}
-			file.Encodings[name] = format.SmallestSparse(p, e)
-		}
+	// The output file: every tensor in its smallest encoding (quantized
+	// tensors keep their codes; float16 only with --f16).
+	file := &format.File{Model: m, Compress: true, Provenance: in.Provenance}
+	if err := format.Choose(file, format.ChooseOptions{Lossy: o.half}); err != nil {
+		return err
 	}
 	passOpts := o.passOptions()
 	file.Provenance.Command = commandLine()

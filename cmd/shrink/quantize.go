@@ -240,7 +240,10 @@ func runQuantize(ctx context.Context, g *globals, o *quantizeOptions) error {
 	res.Params, res.NonzeroParams, res.MACs = st.Params, st.NonZero, st.MACs
 	res.Paths = m.Paths()
 	if !o.dryRun {
-		f := &format.File{Model: m, Compress: true, Provenance: in.Provenance, Encodings: format.QuantEncodings(m)}
+		f := &format.File{Model: m, Compress: true, Provenance: in.Provenance}
+		if err := format.Choose(f, format.ChooseOptions{}); err != nil {
+			return err
+		}
 		f.Provenance.Command = commandLine()
 		f.Provenance.Accuracy = after.Accuracy
 		f.Provenance.Created = time.Now().UTC().Format(time.RFC3339)
