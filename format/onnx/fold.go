@@ -2,11 +2,65 @@ package onnx
 
 import (
 	"fmt"
+
+	"github.com/shrink-ml/shrink/budget"
 )
 
 // fold computes a node whose inputs are all constant (or Shape of an
-// activation, whose shape is fixed once the input's is).
+// activation, whose shape is fixed once the input's is), and charges the
+// bytes of a new result to the import's folding budget.
 func (im *importer) fold(n *node) (*constant, error) {
+	c, err := im.foldNode(n)
+	if err != nil {
+		return nil, err
+	}
+	for k := range n.inputs {
+		if v := im.in(n, k); v != nil && v.c != nil && sameData(v.c, c) {
+			return c, nil // a view of an input (Identity, Reshape, …): nothing new
+		}
+	}
+	if err := im.charge(bytesOf(c)); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// bytesOf is the memory a constant's values take.
+func bytesOf(c *constant) int64 {
+	if c.float {
+		return 4 * int64(len(c.f))
+	}
+	return 8 * int64(len(c.i))
+}
+
+// sameData reports whether two constants share their values' memory.
+func sameData(a, b *constant) bool {
+	switch {
+	case a.float && b.float && len(a.f) > 0 && len(b.f) > 0:
+		return &a.f[0] == &b.f[0]
+	case !a.float && !b.float && len(a.i) > 0 && len(b.i) > 0:
+		return &a.i[0] == &b.i[0]
+	}
+	return false
+}
+
+// afford checks that bytes more of folded constants fit the budget,
+// before they are allocated.
+func (im *importer) afford(bytes int64) error {
+	return im.budget.CheckFolded(budget.Add(im.foldedBytes, bytes), "constants folded at import")
+}
+
+// charge adds bytes to the folded constants, failing beyond the budget.
+func (im *importer) charge(bytes int64) error {
+	if err := im.afford(bytes); err != nil {
+		return err
+	}
+	im.foldedBytes += bytes
+	return nil
+}
+
+// foldNode computes the constant value of n.
+func (im *importer) foldNode(n *node) (*constant, error) {
 	cin := func(k int) (*constant, error) {
 		v := im.in(n, k)
 		if v == nil {
@@ -184,6 +238,13 @@ func (im *importer) fold(n *node) (*constant, error) {
 			if fill.size() != 1 {
 				return nil, fmt.Errorf("%w: ConstantOfShape value has %d elements", ErrCorrupt, fill.size())
 			}
+		}
+		size := int64(8)
+		if fill.float {
+			size = 4
+		}
+		if err := im.afford(budget.Mul(cnt, size)); err != nil {
+			return nil, err
 		}
 		out := &constant{dims: append([]int64{}, dims...), float: fill.float}
 		if fill.float {
