@@ -431,6 +431,21 @@ func Quote(s string) string {
 	return strconv.Quote(s[:cut]) + fmt.Sprintf("… (%d bytes)", len(s))
 }
 
+// Clip cuts s, a message that may carry text from a file (an error of a
+// decoder), to at most 256 bytes at a rune boundary, noting the full length
+// when cut.
+func Clip(s string) string {
+	const n = 256
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("… (%d bytes)", len(s))
+}
+
 // List formats up to 8 items of a list for an error line: "a, b, c" or
 // "a, b, … (1770000 in all)"; each item is cut as by Quote but not quoted.
 func List(items []string) string {

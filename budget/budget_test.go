@@ -270,3 +270,11 @@ func FuzzBudgetChecks(f *testing.F) {
 		}
 	})
 }
+
+func TestClip(t *testing.T) {
+	require.Equal(t, "short", Clip("short"))
+	s := Clip(strings.Repeat("ü", 1000))
+	require.True(t, strings.HasSuffix(s, "… (2000 bytes)"))
+	require.LessOrEqual(t, len(s), 256+len("… (2000 bytes)"))
+	require.True(t, strings.HasPrefix(s, strings.Repeat("ü", 128)))
+}

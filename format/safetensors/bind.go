@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shrink-ml/shrink/budget"
 	"github.com/shrink-ml/shrink/internal/atomicfile"
 	"github.com/shrink-ml/shrink/nn"
 )
@@ -174,7 +175,7 @@ func Bind(m *nn.Model, f *File) error {
 		}
 		sort.Slice(ps, func(i, j int) bool { return natural(ps[i], ps[j]) })
 		if len(ps) != len(groups) {
-			return fmt.Errorf("safetensors: the file has %d parameter groups %v, the model %d layers with parameters", len(ps), ps, len(groups))
+			return fmt.Errorf("safetensors: the file has %d parameter groups (%s), the model %d layers with parameters", len(ps), budget.List(ps), len(groups))
 		}
 		prefixes = ps
 	}
@@ -183,21 +184,21 @@ func Bind(m *nn.Model, f *File) error {
 		for _, s := range g {
 			name, ok := lookup(prefixes[i], s.suffix)
 			if !ok {
-				return fmt.Errorf("safetensors: no tensor %s.%s for layer %q (%s)", prefixes[i], s.suffix, s.layer.Name(), s.layer.Kind())
+				return fmt.Errorf("safetensors: no tensor %s for layer %s (%s)", budget.Quote(prefixes[i]+"."+s.suffix), budget.Quote(s.layer.Name()), s.layer.Kind())
 			}
 			t := f.Tensors[name]
 			if t.Data == nil {
-				return fmt.Errorf("safetensors: tensor %q has dtype %s (want F32, F16, BF16 or F64)", name, t.DType)
+				return fmt.Errorf("safetensors: tensor %s has dtype %s (want F32, F16, BF16 or F64)", budget.Quote(name), t.DType)
 			}
 			if !slices.Equal(t.Shape, s.shape) {
-				return fmt.Errorf("safetensors: tensor %q has shape %v, layer %q (%s) needs %v", name, t.Shape, s.layer.Name(), s.layer.Kind(), s.shape)
+				return fmt.Errorf("safetensors: tensor %s has shape %v, layer %s (%s) needs %v", budget.Quote(name), t.Shape, budget.Quote(s.layer.Name()), s.layer.Kind(), s.shape)
 			}
 			used[name] = true
 		}
 	}
 	for n := range names {
 		if !used[n] {
-			return fmt.Errorf("safetensors: tensor %q is not used by the model", n)
+			return fmt.Errorf("safetensors: tensor %s is not used by the model", budget.Quote(n))
 		}
 	}
 	// Everything checked: copy.

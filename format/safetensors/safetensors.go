@@ -31,6 +31,7 @@ import (
 	"os"
 	"sort"
 
+	"github.com/shrink-ml/shrink/budget"
 	"github.com/shrink-ml/shrink/format"
 )
 
@@ -45,6 +46,9 @@ const (
 	MaxFileSize = 1 << 32
 	// MaxRank caps the number of dimensions of a tensor.
 	MaxRank = 8
+	// MaxTensors caps the entries of the header, counted as they are
+	// decoded (a 100 MB header could list 1.77 M tensors).
+	MaxTensors = 1 << 16
 )
 
 // dtypeSize gives the bytes per element of every dtype of the format.
@@ -77,8 +81,10 @@ type entry struct {
 	DataOffsets []int64 `json:"data_offsets"`
 }
 
+// corrupt makes an ErrCorrupt error; its line is cut (budget.Clip) since
+// it may carry text of the file.
 func corrupt(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, a...))
+	return fmt.Errorf("%w: %s", ErrCorrupt, budget.Clip(fmt.Sprintf(format, a...)))
 }
 
 // Read reads the safetensors file at path. Errors name the file.
@@ -139,13 +145,16 @@ func Decode(b []byte) (*File, error) {
 		if !ok {
 			return nil, corrupt("header: key %v is not a string", tok)
 		}
+		if len(seen) >= MaxTensors {
+			return nil, corrupt("header: more than %d entries", MaxTensors)
+		}
 		if seen[key] {
-			return nil, corrupt("header: key %q appears twice", key)
+			return nil, corrupt("header: key %s appears twice", budget.Quote(key))
 		}
 		seen[key] = true
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return nil, corrupt("header: %q: %v", key, err)
+			return nil, corrupt("header: %s: %v", budget.Quote(key), err)
 		}
 		if key == "__metadata__" {
 			if err := strict(raw, &f.Metadata); err != nil {
@@ -155,31 +164,31 @@ func Decode(b []byte) (*File, error) {
 		}
 		var e entry
 		if err := strict(raw, &e); err != nil {
-			return nil, corrupt("tensor %q: %v", key, err)
+			return nil, corrupt("tensor %s: %v", budget.Quote(key), err)
 		}
 		size, ok := dtypeSize[e.DType]
 		if !ok {
-			return nil, corrupt("tensor %q: unknown dtype %q", key, e.DType)
+			return nil, corrupt("tensor %s: unknown dtype %s", budget.Quote(key), budget.Quote(e.DType))
 		}
 		if len(e.Shape) > MaxRank {
-			return nil, corrupt("tensor %q: rank %d above %d", key, len(e.Shape), MaxRank)
+			return nil, corrupt("tensor %s: rank %d above %d", budget.Quote(key), len(e.Shape), MaxRank)
 		}
 		count := int64(1)
 		for _, d := range e.Shape {
 			if d < 0 || (d > 0 && count > int64(len(data))/d) {
-				return nil, corrupt("tensor %q: shape %v does not fit in the %d data bytes", key, e.Shape, len(data))
+				return nil, corrupt("tensor %s: shape %v does not fit in the %d data bytes", budget.Quote(key), e.Shape, len(data))
 			}
 			count *= d
 		}
 		if len(e.DataOffsets) != 2 {
-			return nil, corrupt("tensor %q: data_offsets must be [begin, end]", key)
+			return nil, corrupt("tensor %s: data_offsets must be [begin, end]", budget.Quote(key))
 		}
 		begin, end := e.DataOffsets[0], e.DataOffsets[1]
 		if begin < 0 || end < begin || end > int64(len(data)) {
-			return nil, corrupt("tensor %q: data_offsets [%d, %d] outside the %d data bytes", key, begin, end, len(data))
+			return nil, corrupt("tensor %s: data_offsets [%d, %d] outside the %d data bytes", budget.Quote(key), begin, end, len(data))
 		}
 		if end-begin != count*int64(size) {
-			return nil, corrupt("tensor %q: %s%v needs %d bytes, data_offsets give %d", key, e.DType, e.Shape, count*int64(size), end-begin)
+			return nil, corrupt("tensor %s: %s%v needs %d bytes, data_offsets give %d", budget.Quote(key), e.DType, e.Shape, count*int64(size), end-begin)
 		}
 		t := &Tensor{DType: e.DType, Shape: make([]int, len(e.Shape))}
 		for k, d := range e.Shape {
@@ -204,9 +213,9 @@ func Decode(b []byte) (*File, error) {
 	for _, p := range order {
 		if p.begin != at {
 			if p.begin < at {
-				return nil, corrupt("tensor %q overlaps the previous one", p.name)
+				return nil, corrupt("tensor %s overlaps the previous one", budget.Quote(p.name))
 			}
-			return nil, corrupt("hole of %d bytes before tensor %q", p.begin-at, p.name)
+			return nil, corrupt("hole of %d bytes before tensor %s", p.begin-at, budget.Quote(p.name))
 		}
 		at = p.end
 		f.Names = append(f.Names, p.name)
@@ -274,14 +283,14 @@ func Encode(ts []Named, meta map[string]string, f16 bool) ([]byte, error) {
 	var data []byte
 	for _, t := range ts {
 		if t.Name == "__metadata__" || hdr[t.Name] != nil {
-			return nil, fmt.Errorf("safetensors: duplicate or reserved tensor name %q", t.Name)
+			return nil, fmt.Errorf("safetensors: duplicate or reserved tensor name %s", budget.Quote(t.Name))
 		}
 		n := 1
 		for _, d := range t.Shape {
 			n *= d
 		}
 		if n != len(t.Data) {
-			return nil, fmt.Errorf("safetensors: tensor %q: shape %v for %d values", t.Name, t.Shape, len(t.Data))
+			return nil, fmt.Errorf("safetensors: tensor %s: shape %v for %d values", budget.Quote(t.Name), t.Shape, len(t.Data))
 		}
 		begin := len(data)
 		for _, v := range t.Data {
