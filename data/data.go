@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/shrink-ml/shrink/budget"
@@ -304,25 +303,10 @@ func applyNorm(s *Set, mean, scale []float32) {
 }
 
 // CheckShape reports whether a model input shape (per sample, without batch
-// dimension) fits the data: it must equal the sample shape, or, when either
-// shape is one-dimensional (a flattened input), have the same element count.
+// dimension) fits the data's samples (see Set.CheckShape).
 func (d *Data) CheckShape(shape []int) error {
-	want := d.Train.Shape
-	if len(shape) == 0 {
-		return fmt.Errorf("data: %s: model input shape is empty; data samples have shape %v", d.Name, want)
+	if err := d.Train.CheckShape(shape); err != nil {
+		return fmt.Errorf("data: %s: %w", d.Name, err)
 	}
-	prod := 1
-	for _, v := range shape {
-		if v <= 0 {
-			return fmt.Errorf("data: %s: model input shape %v has a non-positive dimension", d.Name, shape)
-		}
-		prod *= v
-	}
-	if slices.Equal(shape, want) {
-		return nil
-	}
-	if (len(shape) == 1 || len(want) == 1) && prod == d.Train.Dim() {
-		return nil
-	}
-	return fmt.Errorf("data: %s: model input shape %v (%d values) does not fit data samples of shape %v (%d values)", d.Name, shape, prod, want, d.Train.Dim())
+	return nil
 }

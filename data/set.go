@@ -86,6 +86,33 @@ func (s *Set) Head(n int) *Set {
 	return s.Subset(idx)
 }
 
+// CheckShape reports whether a model whose input has the given shape (per
+// sample, without batch dimension) runs on s: the shapes are equal, or one
+// of them is a vector (a flat input, such as a PyTorch MLP's [N, 784]) with
+// as many values as the other. Samples are handed over as they are stored
+// (row-major; images H×W×C), so a flat model sees an image's values in that
+// order, which for one channel is PyTorch's order too.
+func (s *Set) CheckShape(shape []int) error {
+	want := s.Shape
+	if len(shape) == 0 {
+		return fmt.Errorf("model input shape is empty; data samples have shape %v", want)
+	}
+	prod := 1
+	for _, v := range shape {
+		if v <= 0 || v > 1<<30 || prod > (1<<40)/v {
+			return fmt.Errorf("model input shape %v has a bad dimension", shape)
+		}
+		prod *= v
+	}
+	if slices.Equal(shape, want) {
+		return nil
+	}
+	if (len(shape) == 1 || len(want) == 1) && prod == s.Dim() {
+		return nil
+	}
+	return fmt.Errorf("model input shape %v (%d values) does not fit data samples of shape %v (%d values)", shape, prod, want, s.Dim())
+}
+
 // Draw returns n samples drawn from s without replacement, chosen by seed,
 // in increasing index order (copies, like Subset); s itself when n ≥ Len().
 // Passes draw their calibration and scoring samples with it.

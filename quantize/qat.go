@@ -238,10 +238,13 @@ type LayerSensitivity struct {
 	SQNR     float64 `json:"sqnr_db"`
 }
 
-// Sensitivity quantizes one layer at a time (on a copy of m, with opt) and
-// measures accuracy on test, so the user sees which layer to keep in float.
-func Sensitivity(m *nn.Model, calib, test *data.Set, opt Options) ([]LayerSensitivity, error) {
-	base, err := nn.Evaluate(m, test.X, test.Y)
+// Sensitivity quantizes one layer at a time (on a copy of m, with opt,
+// calibrated on calib) and measures accuracy on val, so the user sees which
+// layer to keep in float. val is for choosing settings: it should be a
+// validation split carved from the training data (data.Set.Split), never
+// the test split, and calib should not hold its images.
+func Sensitivity(m *nn.Model, calib, val *data.Set, opt Options) ([]LayerSensitivity, error) {
+	base, err := nn.Evaluate(m, val.X, val.Y)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +261,7 @@ func Sensitivity(m *nn.Model, calib, test *data.Set, opt Options) ([]LayerSensit
 		if err != nil {
 			return nil, err
 		}
-		ev, err := nn.Evaluate(c, test.X, test.Y)
+		ev, err := nn.Evaluate(c, val.X, val.Y)
 		if err != nil {
 			return nil, err
 		}

@@ -219,7 +219,7 @@ func Quantize(m *nn.Model, calib *data.Set, opt Options) (Report, error) {
 		if calib == nil || calib.Len() == 0 {
 			return Report{}, fmt.Errorf("quantize: %s activations and bias correction need calibration data", opt.Activations)
 		}
-		if !nn.Shape(calib.Shape).Equal(m.Input) {
+		if err := calib.CheckShape(m.Input); err != nil {
 			return Report{}, fmt.Errorf("quantize: calibration samples have shape %v, the model takes %v", calib.Shape, m.Input)
 		}
 		n := opt.Calib

@@ -88,7 +88,7 @@ func loadSplit(g *globals, path string, d *dataFlags, split string) (*format.Fil
 	if set == nil || set.Len() == 0 {
 		return nil, nil, nil, fmt.Errorf("--data %s: the %s part is empty", ds.Name, split)
 	}
-	if !nn.Shape(set.Shape).Equal(f.Model.Input) {
+	if err := set.CheckShape(f.Model.Input); err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: data set %s has samples of shape %v but the model takes %v", path, ds.Name, nn.Shape(set.Shape), f.Model.Input)
 	}
 	return f, ds, set, nil
@@ -102,8 +102,11 @@ func fileSize(path string) int64 {
 	return st.Size()
 }
 
+// checkFits reports whether m runs on ds: the samples have the model's
+// input shape, or the same number of values when one of them is flat (an
+// MLP exported from PyTorch on images), and the model has a logit per class.
 func checkFits(m *nn.Model, ds *data.Data) error {
-	if !nn.Shape(ds.Train.Shape).Equal(m.Input) && !(ds.Test != nil && nn.Shape(ds.Test.Shape).Equal(m.Input)) {
+	if ds.Train.CheckShape(m.Input) != nil && (ds.Test == nil || ds.Test.CheckShape(m.Input) != nil) {
 		return fmt.Errorf("data set %s has samples of shape %v but the model takes %v", ds.Name, nn.Shape(ds.Train.Shape), m.Input)
 	}
 	if ds.Train.Classes > m.Classes() {

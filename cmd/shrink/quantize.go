@@ -34,6 +34,7 @@ type quantizeOptions struct {
 	lr             float64
 	keepFloat      []string
 	sensitivity    bool
+	valFraction    float64
 	biasCorrection bool
 	dryRun         bool
 	out            string
@@ -84,7 +85,8 @@ of the training part of the data set, never the test part.`,
 	f.IntVar(&o.batch, "batch", 128, "QAT mini-batch size")
 	f.Float64Var(&o.lr, "lr", 1e-4, "QAT learning rate (Adam, cosine schedule)")
 	f.StringSliceVar(&o.keepFloat, "keep-float", nil, "layers to keep in float32 (comma-separated names, see `shrink inspect`)")
-	f.BoolVar(&o.sensitivity, "sensitivity", false, "also quantize one layer at a time and print each layer's accuracy drop")
+	f.BoolVar(&o.sensitivity, "sensitivity", false, "also quantize one layer at a time and print each layer's accuracy drop, on a validation split carved from the training data (never the test split)")
+	f.Float64Var(&o.valFraction, "val-fraction", 0.1, "with --sensitivity: the fraction of the training data (seeded) carved out as its validation split; calibration for the scan uses the rest")
 	f.BoolVar(&o.biasCorrection, "bias-correction", false, "subtract the expected output shift of the weight error from each bias (calibrated)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the report without writing a file")
 	f.StringVarP(&o.out, "output", "o", "", "model file to write (required unless --dry-run)")
@@ -109,6 +111,7 @@ type quantizeResult struct {
 	Paths          map[string]string           `json:"paths"`
 	Layers         []quantize.LayerReport      `json:"layers"`
 	Sensitivity    []quantize.LayerSensitivity `json:"sensitivity,omitempty"`
+	ValImages      int                         `json:"val_images,omitempty"` // the sensitivity scan's validation split
 	QATEpochs      []nn.EpochInfo              `json:"qat_epochs,omitempty"`
 	DryRun         bool                        `json:"dry_run,omitempty"`
 	Seconds        float64                     `json:"seconds"`
@@ -143,6 +146,9 @@ func (o *quantizeOptions) parse() (quantize.Options, error) {
 	}
 	if o.qatEpochs < 0 || o.batch <= 0 || !(o.lr > 0) {
 		return opt, usagef("--qat-epochs, --batch and --lr must be positive")
+	}
+	if !(o.valFraction > 0 && o.valFraction < 1) {
+		return opt, usagef("--val-fraction %v must be in (0, 1)", o.valFraction)
 	}
 	if o.out == "" && !o.dryRun {
 		return opt, usagef("-o/--output is required (or --dry-run)")
@@ -188,10 +194,15 @@ func runQuantize(ctx context.Context, g *globals, o *quantizeOptions) error {
 	}
 	res := &quantizeResult{Input: o.model, Activations: opt.Activations.String(), AccuracyBefore: before.Accuracy, FileBytesIn: fileSize(o.model), DryRun: o.dryRun}
 	if o.sensitivity {
-		g.logf("sensitivity: quantizing one layer at a time\n")
-		if res.Sensitivity, err = quantize.Sensitivity(m, ds.Train, ds.Test, opt); err != nil {
+		rest, val := ds.Train.Split(o.valFraction, g.seed)
+		if val.Len() == 0 || rest.Len() == 0 {
+			return usagef("--val-fraction %v leaves no validation or calibration images of %d", o.valFraction, ds.Train.Len())
+		}
+		g.logf("sensitivity: quantizing one layer at a time, measured on %d validation images carved from the training data\n", val.Len())
+		if res.Sensitivity, err = quantize.Sensitivity(m, rest, val, opt); err != nil {
 			return err
 		}
+		res.ValImages = val.Len()
 	}
 	cfg := nn.TrainConfig{Epochs: o.qatEpochs, Batch: o.batch, Optimizer: "adam",
 		Schedule: nn.Schedule{Kind: "cosine", Base: o.lr}, Seed: uint64(g.seed)}
@@ -277,6 +288,7 @@ func printQuantize(w io.Writer, r *quantizeResult) {
 	fmt.Fprintln(w)
 	if len(r.Sensitivity) > 0 {
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(w, "sensitivity on %d validation images carved from the training data\n", r.ValImages)
 		fmt.Fprintln(tw, "sensitivity: layer\taccuracy alone\tdrop (points)\tSQNR dB")
 		for _, s := range r.Sensitivity {
 			fmt.Fprintf(tw, "%s\t%.2f%%\t%+.2f\t%.1f\n", s.Layer, 100*s.Accuracy, 100*s.Drop, s.SQNR)

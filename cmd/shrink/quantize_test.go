@@ -8,7 +8,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/shrink-ml/shrink/data"
 	"github.com/shrink-ml/shrink/format"
+	"github.com/shrink-ml/shrink/nn"
 )
 
 func TestQuantizeCommand(t *testing.T) {
@@ -34,6 +36,21 @@ func TestQuantizeCommand(t *testing.T) {
 	require.Equal(t, "int8", layers[0].(map[string]any)["scheme"])
 	require.Equal(t, "float32", layers[1].(map[string]any)["scheme"])
 	require.Len(t, res["sensitivity"].([]any), 2)
+	// The scan measures on a validation split carved (seed 2, 10%) from the
+	// training data, never on the test split.
+	bf, err := format.Read(base)
+	require.NoError(t, err)
+	ds, err := data.Load(data.KindMNISTMini, data.Options{})
+	require.NoError(t, err)
+	_, val := ds.Train.Split(0.1, 2)
+	evVal, err := nn.Evaluate(bf.Model, val.X, val.Y)
+	require.NoError(t, err)
+	require.EqualValues(t, val.Len(), res["val_images"])
+	for _, s := range res["sensitivity"].([]any) {
+		e := s.(map[string]any)
+		require.InDelta(t, evVal.Accuracy, e["accuracy"].(float64)+e["drop"].(float64), 1e-9)
+	}
+	require.NotEqual(t, evVal.Accuracy, res["accuracy_before"], "accuracy_before is the test split's")
 	require.Equal(t, map[string]any{"fc1": "int8", "fc2": "float32"}, res["paths"])
 
 	f, err := format.Read(out)
