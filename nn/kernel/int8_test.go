@@ -29,7 +29,6 @@ func i8Variants() []i8Variant {
 	for _, v := range []i8Variant{
 		{"avx2-vpmaddubsw", AVX2, []path{pathAVXVNNI}},
 		{"avx512-avxvnni", AVX512, []path{pathVNNI512}},
-		{"avx512-vpmaddubsw", AVX512, []path{pathVNNI512, pathAVXVNNI}},
 	} {
 		if available(v.level) == nil && passed[v.off[0]] {
 			vs = append(vs, v)
