@@ -182,7 +182,19 @@ func i8Grow[T any](s []T, n int) []T {
 
 // i8MinParallel is the number of multiply-adds below which GemmU8I8 stays
 // on the calling goroutine.
-const i8MinParallel = 1 << 19
+//
+// The VNNI kernels are 2-4× faster than VPMADDUBSW, which moves the
+// crossover up: i8MinParallelVNNI applies when they run. Measured with
+// BenchmarkGemmI8Crossover (AVX512-VNNI, square n³, wall GOP/s
+// serial/parallel, two runs) on the shared 2-core AMD EPYC Zen 5 at load
+// average 7.4: n=96 307-382/119-250, n=128 416-491/226-418, n=160
+// 484-614/443-522, n=192 526-728/469-589. Parallel does not yet win
+// reliably at n=192 on a loaded machine; 2^22 multiply-adds (n≈161) leaves
+// room for an idle second core. Re-measure on an idle machine.
+var (
+	i8MinParallel     = 1 << 19
+	i8MinParallelVNNI = 1 << 22
+)
 
 // i8Setup fills the zero-point correction of s for za and p.
 func (s *i8Scratch) setup(za int32, p *PackedI8) {
@@ -248,7 +260,11 @@ func gemmU8I8F32(m int, a []uint8, lda int, za int32, p *PackedI8, scaleA float3
 // for large problems.
 func i8Run(m int, a []uint8, lda int, p *PackedI8, o *i8Out, procs int) {
 	work := m * p.n * p.k
-	if procs <= 1 || work < i8MinParallel {
+	minPar := i8MinParallel
+	if use.vnni512 || use.avxvnni {
+		minPar = i8MinParallelVNNI
+	}
+	if procs <= 1 || work < minPar {
 		i8Rect(0, m, 0, p.panels, a, lda, p, o)
 		return
 	}

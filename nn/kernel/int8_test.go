@@ -401,3 +401,17 @@ func BenchmarkGEMMInt8(b *testing.B) {
 		benchGemmI8(b, 256, 256, 256, 1)
 	})
 }
+
+// BenchmarkGemmI8Crossover compares one goroutine with two on small square
+// int8 GEMMs at the active level, to place i8MinParallel(VNNI).
+func BenchmarkGemmI8Crossover(b *testing.B) {
+	for _, n := range []int{48, 64, 96, 128, 160, 192} {
+		b.Run(fmt.Sprintf("%d/serial", n), func(b *testing.B) { benchGemmI8(b, n, n, n, 1) })
+		b.Run(fmt.Sprintf("%d/par", n), func(b *testing.B) {
+			s1, s2 := i8MinParallel, i8MinParallelVNNI
+			i8MinParallel, i8MinParallelVNNI = 0, 0
+			defer func() { i8MinParallel, i8MinParallelVNNI = s1, s2 }()
+			benchGemmI8(b, n, n, n, 2)
+		})
+	}
+}

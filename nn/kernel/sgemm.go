@@ -46,9 +46,18 @@ const parMinFlops = 1 << 20
 // machine before lowering it.
 var rowParMinBytes float64 = 1 << 62
 
-// parMin is parMinFlops as a variable, so the crossover benchmark can force
-// the parallel path.
-var parMin float64 = parMinFlops
+// parMinFlops512 is parMinFlops at the AVX512 level, whose serial GEMM is
+// about twice as fast, so a parallel split pays off later. Measured with
+// BenchmarkSgemmCrossover (AVX512 level, wall GFLOP/s serial/parallel, two
+// runs) on the shared 2-core AMD EPYC Zen 5 at load average 8.8:
+// n=64 32-46/29-30, n=80 49-53/34-56, n=96 56-74/56-61, n=128 39-83/73-82.
+// Parallel wins from about n=112, 2·112³ ≈ 2^21.5 flops; 2^21 is kept
+// since an idle second core favours the split. Re-measure on an idle machine.
+const parMinFlops512 = 1 << 21
+
+// parMin is the parallel threshold per level (parMinFlops, parMinFlops512),
+// variables so the crossover benchmark can force the parallel path.
+var parMin = [...]float64{Generic: parMinFlops, AVX2: parMinFlops, AVX512: parMinFlops512, AMX: parMinFlops512}
 
 // rowMaxM is the largest m that gemmSerial runs as m one-row GEMMs with the
 // row kernel when B is pre-packed. Measured with BenchmarkSgemmRowM (CPU time, alternating
@@ -182,7 +191,7 @@ func gemm(g *gemmArgs) {
 		}
 		return
 	}
-	if procs < 2 || flops < parMin {
+	if procs < 2 || flops < parMin[level] {
 		gemmSerial(g, kern)
 		return
 	}

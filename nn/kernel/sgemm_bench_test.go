@@ -68,7 +68,7 @@ func BenchmarkSgemmCrossover(b *testing.B) {
 		b.Run(fmt.Sprintf("%d/serial", n), func(b *testing.B) { benchGemm(b, n, n, n, 1) })
 		b.Run(fmt.Sprintf("%d/par", n), func(b *testing.B) {
 			saved := parMin
-			parMin = 0
+			parMin[Active()] = 0
 			defer func() { parMin = saved }()
 			benchGemm(b, n, n, n, 0)
 		})
