@@ -244,6 +244,10 @@ func TestGemmU8I8(t *testing.T) {
 }
 
 func TestGemmU8I8Parallel(t *testing.T) {
+	// Force the split at these sizes at every level.
+	s1, s2 := i8MinParallel, i8MinParallelVNNI
+	i8MinParallel, i8MinParallelVNNI = 0, 0
+	defer func() { i8MinParallel, i8MinParallelVNNI = s1, s2 }()
 	forLevels(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(3, 4))
 		for _, s := range [][3]int{{150, 70, 130}, {1, 600, 2000}, {3, 300, 1100}, {97, 33, 700}} {
