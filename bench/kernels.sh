@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Regenerates bench/KERNELS.md: GEMM kernel throughput, lenet300 inference
-# (batch 256 and batch 1) and training-epoch time, side by side with PyTorch
-# (Debian python3-torch, /usr/bin/python3) and ONNX Runtime (npm
-# onnxruntime-node; set ORT_MODULES to its node_modules folder).
+# Regenerates bench/KERNELS.md: the core's measured multiply-accumulate peaks
+# (BenchmarkPeak), GEMM kernel throughput and its fraction of those peaks,
+# lenet300 inference (batch 256 and batch 1) and training-epoch time, side by
+# side with PyTorch (Debian python3-torch, /usr/bin/python3) and ONNX Runtime
+# (npm onnxruntime-node; set ORT_MODULES to its node_modules folder; it runs
+# the PyTorch export, or shrink's own ONNX export when PyTorch is missing).
 # Needs a lenet300 model: bench/mnist.sh lenet300 writes bench/out/lenet300.shrink.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +17,10 @@ mkdir -p "$OUT"
 MODEL=$OUT/lenet300.shrink
 [[ -f $MODEL ]] || bench/mnist.sh lenet300
 
-go test ./nn/kernel -run XXX -bench 'GEMM' -benchtime 1s >"$OUT/gemm.txt"
+uptime >"$OUT/load.txt"
+"$BIN" version --json >"$OUT/version.json"
+go test ./nn/kernel -run XXX -bench 'Peak|GEMM' -benchtime 1s >"$OUT/gemm.txt"
+"$BIN" eval "$MODEL" --data "$MNIST" --json >"$OUT/eval.json"
 "$BIN" bench "$MODEL" --batch 256 --json >"$OUT/bench256.json"
 "$BIN" bench "$MODEL" --batch 1 --json >"$OUT/bench1.json"
 SHRINK_KERNEL=generic "$BIN" bench "$MODEL" --batch 256 --json >"$OUT/bench256-generic.json"
@@ -38,37 +43,54 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
 	torch=ok
 fi
 ort=skipped
-if [[ -d $ORT_MODULES/onnxruntime-node && -f $OUT/torch-lenet300.onnx ]]; then
-	NODE_PATH=$ORT_MODULES node bench/peers/ort_bench.js "$OUT/torch-lenet300.onnx" 2 >"$OUT/ort.json"
+ONNX=$OUT/torch-lenet300.onnx
+if [[ ! -f $ONNX ]]; then
+	ONNX=$OUT/lenet300.onnx
+	"$BIN" export "$MODEL" --to onnx -o "$ONNX" --quiet
+fi
+if [[ -d $ORT_MODULES/onnxruntime-node ]]; then
+	NODE_PATH=$ORT_MODULES node bench/peers/ort_bench.js "$ONNX" 2 >"$OUT/ort.json"
 	ort=ok
 fi
+uptime >>"$OUT/load.txt"
 python3 - "$OUT" "$torch" "$ort" <<'PY' >bench/KERNELS.md
 import json, re, subprocess, sys
 out, torch, ort = sys.argv[1:]
 j = lambda n: json.load(open(f"{out}/{n}"))
 cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")][0]
 flags = [l for l in open("/proc/cpuinfo") if l.startswith("flags")][0].split()
-isa = " ".join(f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8") if f in flags)
+isa = " ".join(f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni", "amx_int8") if f in flags)
 print("# Kernels and inference speed\n")
+ver = j("version.json")
+load = [l.split("load average:")[1].strip() for l in open(f"{out}/load.txt") if "load average:" in l]
 blas = subprocess.run(["sh", "-c", "update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | sed -n 's/^Value: //p'"], capture_output=True, text=True).stdout.strip() or "unknown"
-print(f"Produced by `bench/kernels.sh` on {cpu} ({isa}), 2 cores, in one run on an otherwise idle machine.")
-print(f"PyTorch is Debian's python3-torch 1.13 (BLAS_INFO=generic: it calls the system libblas, here {blas}).\n")
-print("## GEMM (`go test ./nn/kernel -run XXX -bench GEMM`)\n")
-print("| benchmark | wall-clock | per CPU-second | fraction of one core's FMA peak |\n|---|---|---|---|")
+print(f"Produced by `bench/kernels.sh` on {cpu} ({isa}), 2 cores, in one run; kernel level `{ver['kernel']}` (`shrink version`).")
+print(f"The machine was shared with other jobs (load average at the start and end: {load[0]} / {load[-1]}), so absolute figures are low and noisy;")
+print("the ratios measured in the same run (GEMM against the peak probe, shrink against its peers) are the meaningful numbers.")
+if torch == "ok":
+    print(f"PyTorch is Debian's python3-torch (BLAS_INFO=generic: it calls the system libblas, here {blas}).\n")
+else:
+    print("PyTorch was not installed on this machine: its columns are empty.\n")
+print("## Peaks and GEMM (`go test ./nn/kernel -run XXX -bench 'Peak|GEMM'`)\n")
+print("BenchmarkPeak runs register-only loops of twelve independent FMA (float32) or VPDPBUSD / VPMADDUBSW (int8) chains: one core's measured peak per unit.")
+print("peak-fraction is GEMM throughput per CPU-second over the peak of the unit the kernel level uses (AVX-512 FMA, AVX2 FMA, AVX512-VNNI, AVX-VNNI or VPMADDUBSW), measured in the same process.")
+print("f32 and i8 run the best level; f32-avx2 and f32-generic the lower ones.\n")
+print("| benchmark | wall-clock | per CPU-second | fraction of the measured peak |\n|---|---|---|---|")
 for l in open(f"{out}/gemm.txt"):
     if not l.startswith("Benchmark"):
         continue
     name = l.split()[0]
     metrics = {u: v for v, u in re.findall(r"([\d.]+) (\S+)", l)}
     wall = next((f"{metrics[u]} {u}" for u in ("GFLOP/s", "GOP/s") if u in metrics), "")
-    cpu = next((f"{metrics[u]} {u}" for u in ("GFLOP/cpu-s", "GOP/cpu-s") if u in metrics), "")
+    cpu = next((f"{metrics[u]} {u}" for u in ("GFLOP/cpu-s", "GOP/cpu-s", "GFLOP/cpu", "GOP/cpu") if u in metrics), "")
     print(f"| {name} | {wall} | {cpu} | {metrics.get('peak-fraction', '')} |")
 b256, b1, gen, ep = j("bench256.json"), j("bench1.json"), j("bench256-generic.json"), j("epoch.json")
 print("\n## lenet300 (float32)\n")
-print("| | shrink | shrink (SHRINK_KERNEL=generic) | PyTorch 1.13 (2 threads) | PyTorch, OMP_WAIT_POLICY=PASSIVE | ONNX Runtime 1.30 (2 threads) |\n|---|---|---|---|---|---|")
 t = j("torch.json") if torch == "ok" else {}
 tp = j("torch-passive.json") if torch == "ok" else {}
 o = j("ort.json") if ort == "ok" else {}
+ortname = "ONNX Runtime " + o.get("peer", "").replace("onnxruntime-node ", "") if o else "ONNX Runtime (not installed)"
+print(f"| | shrink | shrink (SHRINK_KERNEL=generic) | PyTorch (2 threads) | PyTorch, OMP_WAIT_POLICY=PASSIVE | {ortname} (2 threads) |\n|---|---|---|---|---|---|")
 f = lambda d, k, fmt: (fmt % d[k]) if k in d else "—"
 print(f"| images/s, batch 256 | {b256['images_per_s']:.0f} | {gen['images_per_s']:.0f} | {f(t,'images_per_s_batch256','%.0f')} | {f(tp,'images_per_s_batch256','%.0f')} | {f(o,'images_per_s_batch256','%.0f')} |")
 print(f"| latency µs, batch 1 | {b1['latency_us']:.1f} | — | {f(t,'latency_us_batch1','%.1f')} | {f(tp,'latency_us_batch1','%.1f')} | {f(o,'latency_us_batch1','%.1f')} |")
@@ -81,7 +103,7 @@ print("\n## Compressed lenet300 (same run; `shrink bench FLOAT32 INT8 SPARSE90 S
 print("| model | path | accuracy | images/s batch 256 | vs float32 | latency µs batch 1 | vs float32 |\n|---|---|---|---|---|---|---|")
 acc = {"k-int8": j("k-int8.json").get("accuracy"), "k-sparse90": j("k-sparse90.json").get("accuracy"), "k-struct50": j("k-struct50.json").get("accuracy")}
 v256, v1 = j("bench256-variants.json"), j("bench1-variants.json")
-print(f"| lenet300 float32 | float32 | 98.51% | {v256[0]['images_per_s']:.0f} | 1.00× | {v1[0]['latency_us']:.1f} | 1.00× |")
+print(f"| lenet300 float32 | float32 | {100*j('eval.json')['accuracy']:.2f}% | {v256[0]['images_per_s']:.0f} | 1.00× | {v1[0]['latency_us']:.1f} | 1.00× |")
 for i, (v, name) in enumerate((("k-int8", "static int8"), ("k-sparse90", "90% unstructured"), ("k-struct50", "structured, half the hidden units")), 1):
     x256, x1 = v256[i], v1[i]
     paths = ",".join(sorted(set(x256["paths"].values())))
