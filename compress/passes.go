@@ -214,7 +214,7 @@ func runPrunePass(e *passEnv, a Options) error {
 	var rep prune.Report
 	var err error
 	if cfg.Epochs > 0 {
-		rep, _, err = prune.Finetune(e.ctx, e.m, e.train.X, e.train.Y, opt, prune.Schedule{Kind: a.str("schedule", "oneshot"), Steps: a.int("steps", 0)}, cfg)
+		rep, _, err = prune.Finetune(e.ctx, e.m, e.train, opt, prune.Schedule{Kind: a.str("schedule", "oneshot"), Steps: a.int("steps", 0)}, cfg)
 	} else {
 		rep, err = prune.Prune(e.m, opt)
 	}
@@ -323,12 +323,9 @@ func runDistillPass(e *passEnv, a Options) error {
 	}
 	student.Init(uint64(e.seed))
 	cfg := e.trainConfig(a, 10, "distill "+arch)
-	lr := a.float("lr", 0.001)
-	opt := distill.Options{
-		Temperature: a.float("temperature", 4), Alpha: a.float("alpha", 0.9), Augment: a.bool("augment", false),
-		Epochs: cfg.Epochs, Batch: cfg.Batch, LR: lr, Optimizer: cfg.Optimizer, Seed: cfg.Seed,
-	}
-	if _, err := distill.Distill(e.ctx, e.m, student, e.train, opt, distill.Hooks{OnBatch: cfg.OnBatch, OnEpoch: cfg.OnEpoch}); err != nil {
+	cfg.Schedule.Base = a.float("lr", 0.001) // a student trains from scratch: a higher default rate
+	opt := distill.Options{Temperature: a.float("temperature", 4), Alpha: a.float("alpha", 0.9), Augment: a.bool("augment", false)}
+	if _, err := distill.Distill(e.ctx, e.m, student, e.train, opt, cfg); err != nil {
 		return err
 	}
 	e.m = student

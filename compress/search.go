@@ -509,7 +509,7 @@ func buildCandidate(ctx context.Context, env *Env, m *nn.Model, train *data.Set,
 	popt := prune.Options{Method: prune.Magnitude, Layers: c.Sparsity}
 	if cfg.Epochs > 0 {
 		sch := prune.Schedule{Kind: "gradual", Steps: searchGradualSteps}
-		_, _, err = prune.Finetune(ctx, work, train.X, train.Y, popt, sch, cfg)
+		_, _, err = prune.Finetune(ctx, work, train, popt, sch, cfg)
 	} else {
 		_, err = prune.Prune(work, popt)
 	}

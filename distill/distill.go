@@ -27,18 +27,6 @@ type Options struct {
 	Alpha       float64 // weight of the soft-target term in [0, 1]; 0 is label training
 	Hints       []Hint  // feature hints, each with its own weight
 	Augment     bool    // random shifts of up to ±2 pixels per image, seeded
-
-	Epochs    int
-	Batch     int
-	LR        float64 // initial learning rate (cosine schedule to zero)
-	Optimizer string  // "adam" or "sgd" (momentum 0.9)
-	Seed      uint64  // shuffling, augmentation and projection initialisation
-}
-
-// Hooks report progress; both may be nil.
-type Hooks struct {
-	OnBatch func(nn.BatchInfo)
-	OnEpoch func(nn.EpochInfo)
 }
 
 // Report describes a distillation run.
@@ -70,18 +58,6 @@ func (o *Options) validate() error {
 	if err := checkTA(o.Temperature, o.Alpha); err != nil {
 		return err
 	}
-	if o.Epochs < 0 {
-		return fmt.Errorf("distill: epochs %d must not be negative", o.Epochs)
-	}
-	if o.Batch <= 0 {
-		return fmt.Errorf("distill: batch %d must be positive", o.Batch)
-	}
-	if !(o.LR > 0) || math.IsInf(o.LR, 0) {
-		return fmt.Errorf("distill: learning rate %v must be positive", o.LR)
-	}
-	if o.Optimizer != "adam" && o.Optimizer != "sgd" {
-		return fmt.Errorf("distill: unknown optimizer %q (want adam or sgd)", o.Optimizer)
-	}
 	for _, h := range o.Hints {
 		if !(h.Weight >= 0) || math.IsInf(h.Weight, 0) {
 			return fmt.Errorf("distill: hint %s:%s weight %v must be non-negative", h.Teacher, h.Student, h.Weight)
@@ -91,16 +67,25 @@ func (o *Options) validate() error {
 }
 
 // Distill trains student, in place from its current weights (Init it
-// first), to imitate teacher on train. The teacher is only read; it may be
+// first), to imitate teacher on train, with the training options of cfg
+// (epochs, batch, optimizer, schedule, seed, progress hooks) — the same
+// configuration every fine-tuning pass takes; cfg's Loss, Step, Transform
+// and AfterStep are Distill's own. The teacher is only read; it may be
 // any model nn can run (float, pruned, quantized). Teacher outputs are
 // cached once when inputs are not augmented, and computed on each augmented
 // batch otherwise; the Report says which. With Alpha 0 and no hints the
 // teacher is not used at all and the run is plain label training with the
 // same schedule, shuffling and augmentation — the fair baseline.
-func Distill(ctx context.Context, teacher, student *nn.Model, train *data.Set, opt Options, hooks Hooks) (Report, error) {
+func Distill(ctx context.Context, teacher, student *nn.Model, train *data.Set, opt Options, cfg nn.TrainConfig) (Report, error) {
 	var rep Report
 	if err := opt.validate(); err != nil {
 		return rep, err
+	}
+	if cfg.Batch <= 0 {
+		return rep, fmt.Errorf("distill: batch %d must be positive", cfg.Batch)
+	}
+	if cfg.Optimizer != "adam" && cfg.Optimizer != "sgd" {
+		return rep, fmt.Errorf("distill: unknown optimizer %q (want adam or sgd)", cfg.Optimizer)
 	}
 	in := nn.Shape(train.Shape)
 	if !student.Input.Equal(in) {
@@ -136,7 +121,7 @@ func Distill(ctx context.Context, teacher, student *nn.Model, train *data.Set, o
 		if sl == nil {
 			return rep, fmt.Errorf("distill: hint %s:%s: the student has no layer %q", h.Teacher, h.Student, h.Student)
 		}
-		projs[i] = NewProjection(h, sl.Out().Size(), tl.Out().Size(), opt.Seed+uint64(i)*0x9e3779b97f4a7c15)
+		projs[i] = NewProjection(h, sl.Out().Size(), tl.Out().Size(), cfg.Seed+uint64(i)*0x9e3779b97f4a7c15)
 		tNames = append(tNames, h.Teacher)
 		sNames = append(sNames, h.Student)
 		rep.Hints = append(rep.Hints, HintReport{Hint: h, StudentDim: sl.Out().Size(), TeacherDim: tl.Out().Size()})
@@ -181,7 +166,7 @@ func Distill(ctx context.Context, teacher, student *nn.Model, train *data.Set, o
 	}
 
 	var projOpt nn.Optimizer
-	if opt.Optimizer == "adam" {
+	if cfg.Optimizer == "adam" {
 		projOpt = nn.NewAdam(0)
 	} else {
 		projOpt = &nn.SGD{Momentum: 0.9}
@@ -193,12 +178,10 @@ func Distill(ctx context.Context, teacher, student *nn.Model, train *data.Set, o
 	hintSum := make([]float64, len(projs))
 	hintSeen := 0
 
-	sched := nn.Schedule{Kind: "cosine", Base: opt.LR}
-	batches := (n + opt.Batch - 1) / opt.Batch
-	cfg := nn.TrainConfig{
-		Epochs: opt.Epochs, Batch: opt.Batch, Optimizer: opt.Optimizer, Momentum: 0.9,
-		Schedule: sched, Seed: opt.Seed, OnBatch: hooks.OnBatch,
-	}
+	sched := cfg.Schedule
+	batches := (n + cfg.Batch - 1) / cfg.Batch
+	onEpoch := cfg.OnEpoch
+	cfg.Loss, cfg.Transform, cfg.AfterStep = nil, nil, nil
 	if opt.Augment {
 		cfg.Transform = func(x *nn.Tensor, _ []int, rng *rand.Rand) { Shift(x, 2, rng) }
 	}
@@ -208,14 +191,14 @@ func Distill(ctx context.Context, teacher, student *nn.Model, train *data.Set, o
 			hintSum[i] = 0
 		}
 		hintSeen = 0
-		if hooks.OnEpoch != nil {
-			hooks.OnEpoch(e)
+		if onEpoch != nil {
+			onEpoch(e)
 		}
 	}
 	if len(projs) > 0 {
 		cfg.AfterStep = func(step int) {
 			e, b := (step-1)/batches, (step-1)%batches
-			projOpt.Step(projParams, sched.At(e, float64(b)/float64(batches), opt.Epochs))
+			projOpt.Step(projParams, sched.At(e, float64(b)/float64(batches), cfg.Epochs))
 		}
 	}
 	cfg.Step = func(m *nn.Model, x *nn.Tensor, labels []int, idx []int) (float64, *nn.Tensor) {

@@ -263,10 +263,12 @@ func TestDistillAgreesWithTeacher(t *testing.T) {
 
 	student := build(t, "mlp:16", train, 2)
 	before := agreement(t, teacher, student, test.X)
-	opt := Options{Temperature: 4, Alpha: 0.9, Epochs: 3, Batch: 64, LR: 0.003, Optimizer: "adam", Seed: 3,
-		Hints: []Hint{{Teacher: "relu1", Student: "relu1", Weight: 0.1}}}
 	epochs := 0
-	rep, err := Distill(ctx, teacher, student, train, opt, Hooks{OnEpoch: func(nn.EpochInfo) { epochs++ }})
+	cfg := nn.TrainConfig{Epochs: 3, Batch: 64, Optimizer: "adam", Momentum: 0.9, Schedule: nn.Schedule{Kind: "cosine", Base: 0.003}, Seed: 3,
+		OnEpoch: func(nn.EpochInfo) { epochs++ }}
+	opt := Options{Temperature: 4, Alpha: 0.9,
+		Hints: []Hint{{Teacher: "relu1", Student: "relu1", Weight: 0.1}}}
+	rep, err := Distill(ctx, teacher, student, train, opt, cfg)
 	require.NoError(t, err)
 	after := agreement(t, teacher, student, test.X)
 	t.Logf("agreement with teacher: before %.3f after %.3f", before, after)
@@ -283,7 +285,8 @@ func TestDistillAgreesWithTeacher(t *testing.T) {
 	small := train.Head(300)
 	run := func() (*nn.Model, Report) {
 		s := build(t, "mlp:16", small, 2)
-		r, err := Distill(ctx, teacher, s, small, Options{Temperature: 2, Alpha: 0.5, Augment: true, Epochs: 2, Batch: 50, LR: 0.003, Optimizer: "sgd", Seed: 4}, Hooks{})
+		r, err := Distill(ctx, teacher, s, small, Options{Temperature: 2, Alpha: 0.5, Augment: true},
+			nn.TrainConfig{Epochs: 2, Batch: 50, Optimizer: "sgd", Momentum: 0.9, Schedule: nn.Schedule{Kind: "cosine", Base: 0.003}, Seed: 4})
 		require.NoError(t, err)
 		return s, r
 	}
@@ -297,22 +300,23 @@ func TestDistillAgreesWithTeacher(t *testing.T) {
 func TestDistillErrors(t *testing.T) {
 	train, _ := mini(t, 50, 0)
 	teacher := build(t, "mlp:8", train, 1)
-	ok := Options{Temperature: 2, Alpha: 0.5, Epochs: 1, Batch: 10, LR: 0.01, Optimizer: "adam"}
-	cases := map[string]func(o *Options){
-		"temperature": func(o *Options) { o.Temperature = 0 },
-		"alpha":       func(o *Options) { o.Alpha = -0.1 },
-		"batch":       func(o *Options) { o.Batch = 0 },
-		"optimizer":   func(o *Options) { o.Optimizer = "lbfgs" },
-		"nosuch":      func(o *Options) { o.Hints = []Hint{{Teacher: "nosuch", Student: "fc1", Weight: 1}} },
-		"weight":      func(o *Options) { o.Hints = []Hint{{Teacher: "fc1", Student: "fc1", Weight: math.NaN()}} },
+	ok := Options{Temperature: 2, Alpha: 0.5}
+	okCfg := nn.TrainConfig{Epochs: 1, Batch: 10, Optimizer: "adam", Schedule: nn.Schedule{Kind: "cosine", Base: 0.01}}
+	cases := map[string]func(o *Options, c *nn.TrainConfig){
+		"temperature": func(o *Options, c *nn.TrainConfig) { o.Temperature = 0 },
+		"alpha":       func(o *Options, c *nn.TrainConfig) { o.Alpha = -0.1 },
+		"batch":       func(o *Options, c *nn.TrainConfig) { c.Batch = 0 },
+		"optimizer":   func(o *Options, c *nn.TrainConfig) { c.Optimizer = "lbfgs" },
+		"nosuch":      func(o *Options, c *nn.TrainConfig) { o.Hints = []Hint{{Teacher: "nosuch", Student: "fc1", Weight: 1}} },
+		"weight":      func(o *Options, c *nn.TrainConfig) { o.Hints = []Hint{{Teacher: "fc1", Student: "fc1", Weight: math.NaN()}} },
 	}
 	for want, mod := range cases {
-		o := ok
-		mod(&o)
-		_, err := Distill(context.Background(), teacher, build(t, "mlp:4", train, 2), train, o, Hooks{})
+		o, c := ok, okCfg
+		mod(&o, &c)
+		_, err := Distill(context.Background(), teacher, build(t, "mlp:4", train, 2), train, o, c)
 		require.ErrorContains(t, err, want)
 	}
 	other := build(t, "mlp:4", &data.Set{Shape: []int{5}, Classes: 10}, 1)
-	_, err := Distill(context.Background(), teacher, other, train, ok, Hooks{})
+	_, err := Distill(context.Background(), teacher, other, train, ok, okCfg)
 	require.Error(t, err)
 }

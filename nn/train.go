@@ -13,7 +13,10 @@ import (
 // distillation loss can look up cached teacher outputs).
 type LossFunc func(logits *Tensor, labels []int, idx []int) (float64, *Tensor)
 
-// TrainConfig configures Train.
+// MaxEpochs bounds TrainConfig.Epochs.
+const MaxEpochs = 100000
+
+// TrainConfig configures Train and every pass that fine-tunes.
 type TrainConfig struct {
 	Epochs      int
 	Batch       int
@@ -65,8 +68,8 @@ type EpochInfo struct {
 }
 
 func (c *TrainConfig) validate(n int) error {
-	if c.Epochs < 0 {
-		return fmt.Errorf("nn: epochs %d must not be negative", c.Epochs)
+	if c.Epochs < 0 || c.Epochs > MaxEpochs {
+		return fmt.Errorf("nn: epochs %d: want 0 to %d", c.Epochs, MaxEpochs)
 	}
 	if c.Batch <= 0 {
 		return fmt.Errorf("nn: batch %d must be positive", c.Batch)
@@ -93,6 +96,9 @@ func Train(ctx context.Context, m *Model, x []float32, y []int, cfg TrainConfig)
 	if err := cfg.validate(n); err != nil {
 		return nil, err
 	}
+	// A batch larger than the data set is the data set: the same steps,
+	// without buffers sized by an unchecked flag.
+	cfg.Batch = min(cfg.Batch, n)
 	k := m.Classes()
 	for i, l := range y {
 		if l < 0 || l >= k {

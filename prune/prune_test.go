@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/shrink-ml/shrink/data"
 	"github.com/shrink-ml/shrink/nn"
 )
 
@@ -310,7 +311,7 @@ func TestMasksSurviveFinetune(t *testing.T) {
 				}
 			}
 			o := Options{Method: Magnitude, Sparsity: 0.75, Scope: scope, Layers: map[string]float64{"fc3": 0.5}}
-			rep, hist, err := Finetune(context.Background(), m, x, y, o, sch, cfg)
+			rep, hist, err := Finetune(context.Background(), m, &data.Set{X: x, Y: y, Shape: []int{len(x) / len(y)}, Classes: 5}, o, sch, cfg)
 			require.NoError(t, err, sch.Kind)
 			require.NotEmpty(t, hist)
 			require.Greater(t, steps, 0)
@@ -345,7 +346,7 @@ func TestFinetuneErrors(t *testing.T) {
 		{Options{Method: Structured, Sparsity: 0.5}, Schedule{Kind: "iterative", Steps: 2}},
 		{Options{Method: Magnitude, Sparsity: 0.5, DryRun: true}, Schedule{}},
 	} {
-		_, _, err := Finetune(context.Background(), m, x, y, c.o, c.s, cfg)
+		_, _, err := Finetune(context.Background(), m, &data.Set{X: x, Y: y, Shape: []int{8}, Classes: 5}, c.o, c.s, cfg)
 		require.Error(t, err, "%+v", c)
 	}
 }

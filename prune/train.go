@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/shrink-ml/shrink/data"
 	"github.com/shrink-ml/shrink/nn"
 )
 
@@ -20,14 +21,14 @@ type Schedule struct {
 	Steps int
 }
 
-// Finetune runs the schedule on m with training data (x, y). cfg is the
+// Finetune runs the schedule on m with the training data train. cfg is the
 // fine-tuning configuration: for oneshot and gradual, cfg.Epochs is the
 // whole fine-tuning budget; for iterative, every round retrains cfg.Epochs
 // epochs. cfg.AfterStep, if set, is called after the pruning hook. Masks
 // keep pruned weights at exactly zero throughout. It returns the report of
 // the whole run (before: m as given; after: m as returned) and the epochs
 // trained.
-func Finetune(ctx context.Context, m *nn.Model, x []float32, y []int, opt Options, sch Schedule, cfg nn.TrainConfig) (Report, []nn.EpochInfo, error) {
+func Finetune(ctx context.Context, m *nn.Model, train *data.Set, opt Options, sch Schedule, cfg nn.TrainConfig) (Report, []nn.EpochInfo, error) {
 	if opt.DryRun {
 		return Report{}, nil, fmt.Errorf("prune: a dry run does not fine-tune; call Prune")
 	}
@@ -37,9 +38,13 @@ func Finetune(ctx context.Context, m *nn.Model, x []float32, y []int, opt Option
 	if cfg.Batch <= 0 {
 		return Report{}, nil, fmt.Errorf("prune: batch %d must be positive", cfg.Batch)
 	}
+	if train == nil || train.Len() == 0 {
+		return Report{}, nil, fmt.Errorf("prune: no training samples")
+	}
+	x, y := train.X, train.Y
 	before := snapshot(m)
 	var hist []nn.EpochInfo
-	train := func(cfg nn.TrainConfig) error {
+	fit := func(cfg nn.TrainConfig) error {
 		if cfg.Epochs == 0 {
 			return nil
 		}
@@ -62,7 +67,7 @@ func Finetune(ctx context.Context, m *nn.Model, x []float32, y []int, opt Option
 		if _, err := Prune(m, opt); err != nil {
 			return Report{}, nil, err
 		}
-		if err := train(cfg); err != nil {
+		if err := fit(cfg); err != nil {
 			return Report{}, hist, err
 		}
 	case "gradual":
@@ -92,7 +97,7 @@ func Finetune(ctx context.Context, m *nn.Model, x []float32, y []int, opt Option
 				user(step)
 			}
 		}
-		if err := train(cfg); err != nil {
+		if err := fit(cfg); err != nil {
 			return Report{}, hist, err
 		}
 		if perr != nil {
@@ -112,7 +117,7 @@ func Finetune(ctx context.Context, m *nn.Model, x []float32, y []int, opt Option
 			if _, err := Prune(m, o); err != nil {
 				return Report{}, hist, err
 			}
-			if err := train(cfg); err != nil {
+			if err := fit(cfg); err != nil {
 				return Report{}, hist, err
 			}
 		}

@@ -181,7 +181,9 @@ func parseHints(specs []string) ([]distill.Hint, error) {
 	return hs, nil
 }
 
-func (o *distillOptions) libOptions(seed int64) distill.Options {
+// libOptions are the library's distillation options and the training
+// configuration (cosine schedule) of the flags.
+func (o *distillOptions) libOptions(seed int64) (distill.Options, nn.TrainConfig) {
 	hs, _ := parseHints(o.hints)
 	lr := o.lr
 	if lr == 0 {
@@ -190,10 +192,9 @@ func (o *distillOptions) libOptions(seed int64) distill.Options {
 			lr = 0.05
 		}
 	}
-	return distill.Options{
-		Temperature: o.temperature, Alpha: o.alpha, Hints: hs, Augment: o.augment,
-		Epochs: o.epochs, Batch: o.batch, LR: lr, Optimizer: o.optimizer, Seed: uint64(seed),
-	}
+	return distill.Options{Temperature: o.temperature, Alpha: o.alpha, Hints: hs, Augment: o.augment},
+		nn.TrainConfig{Epochs: o.epochs, Batch: o.batch, Optimizer: o.optimizer, Momentum: 0.9,
+			Schedule: nn.Schedule{Kind: "cosine", Base: lr}, Seed: uint64(seed)}
 }
 
 func runDistill(ctx context.Context, g *globals, o *distillOptions) error {
@@ -236,7 +237,7 @@ func runDistill(ctx context.Context, g *globals, o *distillOptions) error {
 		m.Init(uint64(g.seed))
 		return m, nil
 	}
-	opt := o.libOptions(g.seed)
+	opt, cfg := o.libOptions(g.seed)
 
 	// Teacher row.
 	tpred, err := nn.Predict(teacher, ds.Test.X)
@@ -284,8 +285,9 @@ func runDistill(ctx context.Context, g *globals, o *distillOptions) error {
 		}
 	}
 	g.logf("shrink distill: %s → %s on %s (%d training images, T=%g, alpha=%g)\n", o.teacher, o.arch, ds.Name, train.Len(), o.temperature, o.alpha)
-	onBatch, onEpoch := trainProgress(g, "distill "+o.arch, o.epochs)
-	rep, err := distill.Distill(ctx, teacher, student, train, opt, distill.Hooks{OnBatch: onBatch, OnEpoch: onEpoch})
+	scfg := cfg
+	scfg.OnBatch, scfg.OnEpoch = trainProgress(g, "distill "+o.arch, o.epochs)
+	rep, err := distill.Distill(ctx, teacher, student, train, opt, scfg)
 	if err != nil {
 		return fmt.Errorf("distilling %s into %s: %w", o.teacher, o.arch, err)
 	}
@@ -305,7 +307,7 @@ func runDistill(ctx context.Context, g *globals, o *distillOptions) error {
 	passOpts := map[string]string{
 		"teacher": o.teacher, "arch": o.arch, "temperature": fmtFloat(o.temperature), "alpha": fmtFloat(o.alpha),
 		"augment": strconv.FormatBool(o.augment), "epochs": strconv.Itoa(o.epochs), "batch": strconv.Itoa(o.batch),
-		"lr": fmtFloat(opt.LR), "optimizer": o.optimizer, "schedule": "cosine",
+		"lr": fmtFloat(cfg.Schedule.Base), "optimizer": o.optimizer, "schedule": "cosine",
 		"train_samples": strconv.Itoa(train.Len()), "val_fraction": fmtFloat(o.valFraction),
 		"teacher_cached": strconv.FormatBool(rep.TeacherCached),
 	}
@@ -336,8 +338,9 @@ func runDistill(ctx context.Context, g *globals, o *distillOptions) error {
 		}
 		bopt := opt
 		bopt.Alpha, bopt.Hints = 0, nil
-		onBatch, onEpoch := trainProgress(g, "baseline "+o.arch, o.epochs)
-		brep, err := distill.Distill(ctx, nil, base, train, bopt, distill.Hooks{OnBatch: onBatch, OnEpoch: onEpoch})
+		bcfg := cfg
+		bcfg.OnBatch, bcfg.OnEpoch = trainProgress(g, "baseline "+o.arch, o.epochs)
+		brep, err := distill.Distill(ctx, nil, base, train, bopt, bcfg)
 		if err != nil {
 			return fmt.Errorf("training the label-only baseline %s: %w", o.arch, err)
 		}

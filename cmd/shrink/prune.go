@@ -386,7 +386,7 @@ func runPrune(ctx context.Context, g *globals, o *pruneOptions) error {
 		}
 		g.logf("shrink prune: %s %s to %.4g, %s schedule, fine-tuning on %d training images\n", o.model, o.method, res.Target, o.schedule, train.Len())
 		var hist []nn.EpochInfo
-		rep, hist, err = prune.Finetune(ctx, m, train.X, train.Y, opt, prune.Schedule{Kind: o.schedule, Steps: o.stepCount()}, cfg)
+		rep, hist, err = prune.Finetune(ctx, m, train, opt, prune.Schedule{Kind: o.schedule, Steps: o.stepCount()}, cfg)
 		if err != nil {
 			return fmt.Errorf("pruning %s: %w", o.model, err)
 		}
