@@ -238,7 +238,9 @@ func corruptCases(t testing.TB) []corruptCase {
 			p.tensor(0)["raw_length"] = 44
 			p.tensor(0)["compression"] = "zstd"
 		}), format.ErrCorrupt},
-		{"unknown encoding", tamper(t, good, func(p *parts) { p.tensor(0)["encoding"] = 3 }), format.ErrCorrupt},
+		{"encoding of another tensor kind", tamper(t, good, func(p *parts) { p.tensor(0)["encoding"] = 3 }), format.ErrCorrupt},
+		{"unknown encoding 7", tamper(t, good, func(p *parts) { p.tensor(0)["encoding"] = 7 }), format.ErrCorrupt},
+		{"unknown encoding 255", tamper(t, good, func(p *parts) { p.tensor(0)["encoding"] = 255 }), format.ErrCorrupt},
 		{"encoding 0", tamper(t, good, func(p *parts) { p.tensor(0)["encoding"] = 0 }), format.ErrCorrupt},
 		{"float16 claimed", tamper(t, good, func(p *parts) { p.tensor(0)["encoding"] = 2 }), format.ErrCorrupt},
 		{"unknown compression", tamper(t, good, func(p *parts) { p.tensor(0)["compression"] = "lz4" }), format.ErrCorrupt},

@@ -91,8 +91,8 @@
 // left. The coder keeps a 32-bit interval, writes a byte whenever the
 // interval's bounds agree on their top byte, and ends the body with the 4
 // bytes of the interval's low bound; the decoder must read exactly the
-// body and end on that bound. ctx.go is the reference for the model's
-// constants and arithmetic. The writer picks D as the distance whose flags
+// body and end on that bound. The package format/internal/ctx is the
+// reference for the model's constants and arithmetic. The writer picks D as the distance whose flags
 // tell most about a flag beyond its left neighbour (the width of an image
 // flattened into a row, the input channels of a convolution). Where a
 // pruned tensor's columns differ in density (inputs that every output

@@ -2,20 +2,22 @@ package format
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
-	"sync"
 
-	"github.com/klauspost/compress/fse"
-	"github.com/klauspost/compress/zstd"
-
+	"github.com/shrink-ml/shrink/format/internal/ctx"
+	"github.com/shrink-ml/shrink/format/internal/entropy"
 	"github.com/shrink-ml/shrink/nn"
 )
 
 // maxTensorBytes caps the raw bytes of one tensor (MaxElements float32s).
 const maxTensorBytes = 4 * MaxElements
+
+// The byte coders take exactly the tensors the format allows (a constant
+// uint conversion of a negative difference does not compile).
+const _ = uint(maxTensorBytes-ctx.MaxLen) + uint(ctx.MaxLen-maxTensorBytes) +
+	uint(maxTensorBytes-entropy.MaxLen) + uint(entropy.MaxLen-maxTensorBytes)
 
 // maxRatio bounds how many raw bytes one stored byte can decode to, for
 // every compression. zstd: a 128 KiB RLE block costs 4 bytes, so real
@@ -29,33 +31,6 @@ const maxTensorBytes = 4 * MaxElements
 // bit; the writer checks the ratio before it picks ctx, and the decoder
 // writes exactly raw_length bytes.
 const maxRatio = 1 << 15
-
-// fseSlack is how far past its DecompressLimit fse.Decompress can append
-// before it checks (it flushes 256 symbols at a time, then a tail): the
-// output buffer gets this much room so that a lying stream never makes it
-// reallocate.
-const fseSlack = 1024
-
-// zstdCodec is the package's one encoder and decoder, made on first use.
-var zstdCodec = sync.OnceValues(func() (*zstd.Encoder, *zstd.Decoder) {
-	enc, err := zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(zstd.SpeedBetterCompression),
-		zstd.WithEncoderCRC(false), // the directory holds a CRC-32C of the raw bytes
-		zstd.WithEncoderConcurrency(1),
-	)
-	if err != nil {
-		panic(fmt.Sprintf("format: zstd encoder: %v", err))
-	}
-	dec, err := zstd.NewReader(nil,
-		zstd.WithDecoderConcurrency(0),
-		zstd.WithDecoderMaxMemory(maxTensorBytes),
-		zstd.WithDecodeAllCapLimit(true),
-	)
-	if err != nil {
-		panic(fmt.Sprintf("format: zstd decoder: %v", err))
-	}
-	return enc, dec
-})
 
 // codec is one tensor encoding's byte layout. Encodings register their
 // codec in the codecs table (one file per family: float, quantized, sparse).
@@ -160,15 +135,14 @@ func maybeCompress(raw []byte, tables, cols int, compress bool) ([]byte, string)
 		return raw, compressionNone
 	}
 	best, name := raw, compressionNone
-	enc, _ := zstdCodec()
-	if z := enc.EncodeAll(raw, make([]byte, 0, len(raw)/2+64)); len(z) < len(best) {
+	if z := entropy.CompressZstd(raw); len(z) < len(best) {
 		best, name = z, compressionZstd
 	}
-	if f := compressFSE(raw, tables); f != nil && len(f) < len(best) {
+	if f := entropy.CompressFSE(raw, tables); f != nil && len(f) < len(best) {
 		best, name = f, compressionFSE
 	}
 	if cols > 0 && tables >= 0 && tables < len(raw) && mostlyOneByte(raw[tables:]) {
-		if c := compressCtx(raw, tables, cols); c != nil && len(c) < len(best) && len(raw) <= maxRatio*len(c) {
+		if c := ctx.Compress(raw, tables, cols); c != nil && len(c) < len(best) && len(raw) <= maxRatio*len(c) {
 			best, name = c, compressionCtx
 		}
 	}
@@ -198,53 +172,6 @@ func ctxRowLen(p *nn.Param, enc Encoding, raw []byte, tables int) int {
 	return cols
 }
 
-// compressFSE returns raw in the fse layout: uvarint P, the first P bytes
-// of raw, then one order-0 FSE block of the rest. It returns nil when fse
-// finds the rest incompressible (fse.ErrIncompressible) or one repeated
-// byte (fse.ErrUseRLE, which zstd stores in a few bytes).
-func compressFSE(raw []byte, tables int) []byte {
-	if len(raw) > maxTensorBytes || tables < 0 || tables >= len(raw) {
-		return nil
-	}
-	z, err := fse.Compress(raw[tables:], &fse.Scratch{})
-	if err != nil {
-		return nil
-	}
-	out := make([]byte, 0, binary.MaxVarintLen64+tables+len(z))
-	out = binary.AppendUvarint(out, uint64(tables))
-	out = append(out, raw[:tables]...)
-	return append(out, z...)
-}
-
-// decompressFSE decodes the fse layout (see compressFSE) to exactly rawLen
-// bytes, allocating rawLen + fseSlack at most: the FSE decoder's
-// DecompressLimit stops a stream that decodes to more as soon as it passes
-// what remains. fse.Decompress "may not detect all corruption": the
-// caller's CRC-32C of the raw bytes catches the rest.
-func decompressFSE(stored []byte, rawLen int) ([]byte, error) {
-	p, n := binary.Uvarint(stored)
-	if n <= 0 || n > binary.MaxVarintLen32 {
-		return nil, fmt.Errorf("fse: bad verbatim length: %w", ErrCorrupt)
-	}
-	if p >= uint64(rawLen) || p > uint64(len(stored)-n) {
-		return nil, fmt.Errorf("fse: %d verbatim bytes, raw_length %d, %d stored bytes: %w", p, rawLen, len(stored), ErrCorrupt)
-	}
-	tables := int(p)
-	out := make([]byte, rawLen+fseSlack)
-	copy(out, stored[n:n+tables])
-	rest := rawLen - tables
-	s := &fse.Scratch{DecompressLimit: rest + 1, Out: out[tables:tables:len(out)]}
-	got, err := fse.Decompress(stored[n+tables:], s)
-	if err != nil {
-		return nil, fmt.Errorf("fse: %v: %w", err, ErrCorrupt)
-	}
-	if len(got) != rest {
-		return nil, fmt.Errorf("fse decoded %d bytes, want %d: %w", len(got), rest, ErrCorrupt)
-	}
-	copy(out[tables:], got) // a no-op: got is out[tables:] unless fse reallocated
-	return out[:rawLen:rawLen], nil
-}
-
 // decompress returns the raw bytes of a stored tensor whose raw length has
 // been checked against the architecture.
 func decompress(stored []byte, compression string, rawLen int) ([]byte, error) {
@@ -255,35 +182,20 @@ func decompress(stored []byte, compression string, rawLen int) ([]byte, error) {
 		}
 		return stored, nil
 	case compressionZstd:
-		return decompressZstd(stored, rawLen)
+		return corruptIf(entropy.DecompressZstd(stored, rawLen))
 	case compressionFSE:
-		return decompressFSE(stored, rawLen)
+		return corruptIf(entropy.DecompressFSE(stored, rawLen))
 	case compressionCtx:
-		return decompressCtx(stored, rawLen)
+		return corruptIf(ctx.Decompress(stored, rawLen))
 	}
 	return nil, fmt.Errorf("unknown compression %q: %w", compression, ErrCorrupt)
 }
 
-// decompressZstd decodes zstd data to exactly rawLen bytes: a declared
-// content size must match, and decoding stops at rawLen.
-func decompressZstd(stored []byte, rawLen int) ([]byte, error) {
-	var h zstd.Header
-	if err := h.Decode(stored); err != nil {
-		return nil, fmt.Errorf("zstd header: %v: %w", err, ErrCorrupt)
-	}
-	if h.Skippable || (h.HasFCS && h.FrameContentSize != uint64(rawLen)) {
-		return nil, fmt.Errorf("zstd frame declares %d bytes, want %d: %w", h.FrameContentSize, rawLen, ErrCorrupt)
-	}
-	_, dec := zstdCodec()
-	out, err := dec.DecodeAll(stored, make([]byte, 0, rawLen))
+// corruptIf wraps ErrCorrupt around a byte coder's error (each means the
+// stored bytes are corrupt).
+func corruptIf(b []byte, err error) ([]byte, error) {
 	if err != nil {
-		if errors.Is(err, ErrCorrupt) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("zstd: %v: %w", err, ErrCorrupt)
+		return nil, fmt.Errorf("%w: %w", err, ErrCorrupt)
 	}
-	if len(out) != rawLen {
-		return nil, fmt.Errorf("zstd decoded %d bytes, want %d: %w", len(out), rawLen, ErrCorrupt)
-	}
-	return out, nil
+	return b, nil
 }

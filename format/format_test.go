@@ -3,6 +3,7 @@ package format_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -301,4 +302,40 @@ func TestEncodingNames(t *testing.T) {
 	_, err := format.ParseEncoding("int3")
 	require.Error(t, err)
 	require.Equal(t, "encoding(7)", format.Encoding(7).String())
+}
+
+// TestUnknownTags: tag 7 is unassigned (the package documentation keeps it
+// so), and neither it nor 255 names an encoding; every other tag up to the
+// largest does, and ParseEncoding gives it back.
+func TestUnknownTags(t *testing.T) {
+	encs := format.Encodings()
+	require.Equal(t, format.Float32, encs[0])
+	for _, e := range []format.Encoding{0, 7, 18, 255} {
+		require.NotContains(t, encs, e)
+		require.Equal(t, fmt.Sprintf("encoding(%d)", uint8(e)), e.String())
+		_, err := format.ParseEncoding(e.String())
+		require.Error(t, err)
+	}
+	for _, e := range encs {
+		got, err := format.ParseEncoding(e.String())
+		require.NoError(t, err)
+		require.Equal(t, e, got)
+	}
+	m := mlp(t)
+	f := format.New(m, provenance())
+	f.Encodings = map[string]format.Encoding{"fc1.weight": 7}
+	var b bytes.Buffer
+	require.ErrorContains(t, format.Encode(&b, f), "unsupported encoding encoding(7)")
+	require.ErrorContains(t, format.Choose(f, format.ChooseOptions{Candidates: []format.Encoding{7}}), "unknown encoding")
+}
+
+// TestReadUnknownTag: a file whose directory names tag 7 or 255 is refused
+// for that reason, before anything is decoded.
+func TestReadUnknownTag(t *testing.T) {
+	for _, tag := range []int{7, 255} {
+		b := tamper(t, smallFile(t, false), func(p *parts) { p.tensor(0)["encoding"] = tag })
+		_, err := format.Decode(b)
+		require.ErrorIs(t, err, format.ErrCorrupt)
+		require.ErrorContains(t, err, fmt.Sprintf("unknown encoding %d", tag))
+	}
 }

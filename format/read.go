@@ -8,8 +8,7 @@ import (
 	"os"
 	"slices"
 
-	"github.com/klauspost/compress/zstd"
-
+	"github.com/shrink-ml/shrink/format/internal/entropy"
 	"github.com/shrink-ml/shrink/nn"
 )
 
@@ -166,17 +165,14 @@ func Decode(b []byte) (*File, error) {
 // The frame must declare its content size, at most MaxMetadata, before
 // anything is allocated for it.
 func decompressMeta(z []byte) ([]byte, error) {
-	var h zstd.Header
-	if err := h.Decode(z); err != nil {
-		return nil, corrupt("compressed metadata: zstd header: %v", err)
+	size, has, err := entropy.ZstdSize(z)
+	if err != nil {
+		return nil, corrupt("compressed metadata: %v", err)
 	}
-	if h.Skippable {
-		return nil, corrupt("compressed metadata: skippable zstd frame")
+	if !has || size == 0 || size > MaxMetadata {
+		return nil, corrupt("compressed metadata: frame declares %d bytes (content size present: %v), the cap is %d", size, has, MaxMetadata)
 	}
-	if !h.HasFCS || h.FrameContentSize == 0 || h.FrameContentSize > MaxMetadata {
-		return nil, corrupt("compressed metadata: frame declares %d bytes (content size present: %v), the cap is %d", h.FrameContentSize, h.HasFCS, MaxMetadata)
-	}
-	meta, err := decompressZstd(z, int(h.FrameContentSize))
+	meta, err := corruptIf(entropy.DecompressZstd(z, int(size)))
 	if err != nil {
 		return nil, fmt.Errorf("format: compressed metadata: %w", err)
 	}

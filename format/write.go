@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/shrink-ml/shrink/format/internal/entropy"
 	"github.com/shrink-ml/shrink/internal/atomicfile"
 	"github.com/shrink-ml/shrink/nn"
 )
@@ -176,8 +177,7 @@ func encode(f *File) ([]byte, error) {
 	}
 	var flags uint16
 	if f.Compress {
-		enc, _ := zstdCodec()
-		if z := enc.EncodeAll(meta, nil); len(z) < len(meta) {
+		if z := entropy.CompressZstd(meta); len(z) < len(meta) {
 			meta, flags = z, flags|flagMetaZstd
 		}
 	}

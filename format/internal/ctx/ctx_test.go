@@ -1,4 +1,4 @@
-package format
+package ctx
 
 import (
 	"bytes"
@@ -9,10 +9,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-)
 
-// CompressCtxForTest is compressCtx, for the format_test package.
-var CompressCtxForTest = compressCtx
+	"github.com/shrink-ml/shrink/format/internal/entropy"
+)
 
 // structuredCodes returns rows×cols bytes shaped like a pruned,
 // weight-shared layer: a third of the columns all zero (inputs nobody
@@ -50,12 +49,12 @@ func ctxRoundTrip(t *testing.T, raw []byte, tables, cols, lag int) []byte {
 	t.Helper()
 	var z []byte
 	if lag < 0 {
-		z = compressCtx(raw, tables, cols)
+		z = Compress(raw, tables, cols)
 	} else {
 		z = encodeCtx(raw, tables, cols, lag)
 	}
 	require.NotNil(t, z, "%d bytes, P %d, C %d, D %d", len(raw), tables, cols, lag)
-	got, err := decompressCtx(z, len(raw))
+	got, err := Decompress(z, len(raw))
 	require.NoError(t, err, "%d bytes, P %d, C %d, D %d", len(raw), tables, cols, lag)
 	require.Equal(t, raw, got, "%d bytes, P %d, C %d, D %d", len(raw), tables, cols, lag)
 	return z
@@ -141,7 +140,7 @@ func TestCtxRoundTripWide(t *testing.T) {
 // densities ctx is well under fse, which sees only symbol frequencies.
 func TestCtxBeatsFSE(t *testing.T) {
 	raw := append(make([]byte, 36), structuredCodes(150, 300, 8, 0, 9)...)
-	f := compressFSE(raw, 36)
+	f := entropy.CompressFSE(raw, 36)
 	require.NotNil(t, f)
 	c := ctxRoundTrip(t, raw, 36, 300, -1)
 	t.Logf("%d raw bytes: fse %d, ctx %d (%.1f%%)", len(raw), len(f), len(c), 100*float64(len(c))/float64(len(f)))
@@ -180,12 +179,12 @@ func TestCtxChooseLag(t *testing.T) {
 // write.
 func TestCtxCompressRefuses(t *testing.T) {
 	raw := make([]byte, 100)
-	require.Nil(t, compressCtx(raw, 100, 1), "nothing to code")
-	require.Nil(t, compressCtx(raw, -1, 1))
-	require.Nil(t, compressCtx(raw, 0, 0))
-	require.Nil(t, compressCtx(raw, 0, 101))
-	require.Nil(t, compressCtx(make([]byte, ctxMaxCols+1), 0, ctxMaxCols+1))
-	require.NotNil(t, compressCtx(make([]byte, ctxMaxCols), 0, ctxMaxCols))
+	require.Nil(t, Compress(raw, 100, 1), "nothing to code")
+	require.Nil(t, Compress(raw, -1, 1))
+	require.Nil(t, Compress(raw, 0, 0))
+	require.Nil(t, Compress(raw, 0, 101))
+	require.Nil(t, Compress(make([]byte, ctxMaxCols+1), 0, ctxMaxCols+1))
+	require.NotNil(t, Compress(make([]byte, ctxMaxCols), 0, ctxMaxCols))
 }
 
 // ctxHeader builds a ctx stream's header by hand.
@@ -223,13 +222,13 @@ func TestCtxCorrupt(t *testing.T) {
 		"no body":                 good[:hdr],
 	}
 	for name, b := range bad {
-		got, err := decompressCtx(b, len(raw))
+		got, err := Decompress(b, len(raw))
 		require.ErrorIs(t, err, ErrCorrupt, name)
 		require.Nil(t, got, name)
 	}
 	// Cut anywhere: an error, the decoder needs the missing bytes.
 	for n := range len(good) {
-		got, err := decompressCtx(good[:n], len(raw))
+		got, err := Decompress(good[:n], len(raw))
 		require.ErrorIs(t, err, ErrCorrupt, "cut at %d", n)
 		require.Nil(t, got)
 	}
@@ -243,7 +242,7 @@ func TestCtxCorrupt(t *testing.T) {
 		append(bytes.Clone(good[:len(good)-3]), 0, 0, 0),
 		append(bytes.Clone(good[:hdr+len(body)/2]), make([]byte, len(body)/2)...),
 	} {
-		if got, err := decompressCtx(b, len(raw)); err == nil {
+		if got, err := Decompress(b, len(raw)); err == nil {
 			require.Len(t, got, len(raw))
 			require.NotEqual(t, raw, got)
 		} else {
@@ -255,7 +254,7 @@ func TestCtxCorrupt(t *testing.T) {
 		for bit := range 8 {
 			b := bytes.Clone(good)
 			b[i] ^= 1 << bit
-			got, err := decompressCtx(b, len(raw))
+			got, err := Decompress(b, len(raw))
 			if err != nil {
 				require.ErrorIs(t, err, ErrCorrupt)
 				continue
@@ -266,7 +265,7 @@ func TestCtxCorrupt(t *testing.T) {
 	}
 	// raw_length other than the stream's.
 	for _, n := range []int{0, 1, 4, 5, len(raw) - 1, len(raw) + 1, 2 * len(raw)} {
-		if got, err := decompressCtx(good, n); err == nil {
+		if got, err := Decompress(good, n); err == nil {
 			require.Len(t, got, n)
 		} else {
 			require.ErrorIs(t, err, ErrCorrupt, n)
@@ -281,7 +280,7 @@ func TestCtxHostileLength(t *testing.T) {
 		b := append(ctxHeader(nil, 100, 0, 255, 0), 0x12, 0x34)
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		_, err := decompressCtx(b, n)
+		_, err := Decompress(b, n)
 		runtime.ReadMemStats(&after)
 		require.ErrorIs(t, err, ErrCorrupt)
 		// The output, the model's ≤ 10 bytes per raw byte (at most 640
@@ -316,8 +315,8 @@ func FuzzCtxRoundTrip(f *testing.F) {
 		if int(tables) >= len(raw) || cols == 0 || int(cols) > len(raw)-int(tables) {
 			return
 		}
-		z := compressCtx(raw, int(tables), int(cols))
-		got, err := decompressCtx(z, len(raw))
+		z := Compress(raw, int(tables), int(cols))
+		got, err := Decompress(z, len(raw))
 		require.NoError(t, err)
 		require.Equal(t, raw, got)
 	})
@@ -325,11 +324,11 @@ func FuzzCtxRoundTrip(f *testing.F) {
 
 func FuzzCtxDecode(f *testing.F) {
 	raw := append([]byte{1, 2}, structuredCodes(6, 20, 4, 0, 2)...)
-	f.Add(compressCtx(raw, 2, 20), uint32(len(raw)))
+	f.Add(Compress(raw, 2, 20), uint32(len(raw)))
 	f.Add(ctxHeader(nil, 3, 0, 255, 2), uint32(17))
 	f.Fuzz(func(t *testing.T, stored []byte, rawLen uint32) {
 		n := int(rawLen % (1 << 16))
-		got, err := decompressCtx(stored, n)
+		got, err := Decompress(stored, n)
 		if err != nil {
 			require.True(t, errors.Is(err, ErrCorrupt), err)
 			return
@@ -342,79 +341,21 @@ func FuzzCtxDecode(f *testing.F) {
 // lenet300's fc1 (about 6% non-zero, 8 codes).
 func BenchmarkCtxDecode(b *testing.B) {
 	raw := append(make([]byte, 36), structuredCodes(300, 784, 8, 0, 7)...)
-	z := compressCtx(raw, 36, 784)
+	z := Compress(raw, 36, 784)
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
-		if _, err := decompressCtx(z, len(raw)); err != nil {
+		if _, err := Decompress(z, len(raw)); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(len(z)), "ctx_bytes")
-	b.ReportMetric(float64(len(compressFSE(raw, 36))), "fse_bytes")
-}
-
-// BenchmarkCtxDecodeLenet300 decodes fc1.weight of the lenet300 recipe
-// file that bench/compress.sh writes (skipped when it is not there).
-func BenchmarkCtxDecodeLenet300(b *testing.B) {
-	f, err := Read("../bench/out/compress/lenet300-recipe.shrink")
-	if err != nil {
-		b.Skip(err)
-	}
-	var raw []byte
-	var tables int
-	for _, t := range f.Model.NamedParams() {
-		if t.Name == "fc1.weight" {
-			if raw, err = encodeTensor(t.Param, Codebook8); err != nil {
-				b.Skip(err)
-			}
-			tables = tablesLen(t.Param, Codebook8, raw)
-		}
-	}
-	if raw == nil {
-		b.Skip("no fc1.weight")
-	}
-	z := compressCtx(raw, tables, 784)
-	b.SetBytes(int64(len(raw)))
-	for b.Loop() {
-		if _, err := decompressCtx(z, len(raw)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(len(z)), "ctx_bytes")
-	b.ReportMetric(float64(len(compressFSE(raw, tables))), "fse_bytes")
-}
-
-// BenchmarkFSEDecodeLenet300 is BenchmarkCtxDecodeLenet300 with fse, for
-// comparison.
-func BenchmarkFSEDecodeLenet300(b *testing.B) {
-	f, err := Read("../bench/out/compress/lenet300-recipe.shrink")
-	if err != nil {
-		b.Skip(err)
-	}
-	for _, t := range f.Model.NamedParams() {
-		if t.Name != "fc1.weight" {
-			continue
-		}
-		raw, err := encodeTensor(t.Param, Codebook8)
-		if err != nil {
-			b.Skip(err)
-		}
-		z := compressFSE(raw, tablesLen(t.Param, Codebook8, raw))
-		b.SetBytes(int64(len(raw)))
-		for b.Loop() {
-			if _, err := decompressFSE(z, len(raw)); err != nil {
-				b.Fatal(err)
-			}
-		}
-		return
-	}
-	b.Skip("no fc1.weight")
+	b.ReportMetric(float64(len(entropy.CompressFSE(raw, 36))), "fse_bytes")
 }
 
 func BenchmarkCtxEncode(b *testing.B) {
 	raw := append(make([]byte, 36), structuredCodes(300, 784, 8, 0, 7)...)
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
-		compressCtx(raw, 36, 784)
+		Compress(raw, 36, 784)
 	}
 }

@@ -1,7 +1,13 @@
-package format
+// Package ctx is the "ctx" byte coder of shrink's model files: a
+// context-mixing binary arithmetic coder for matrices of one-byte codes
+// (pruned Int8 and Codebook8 tensors), bytes in, bytes out. Compress and
+// Decompress are all of its API; the layout is documented below and in
+// the format package's documentation.
+package ctx
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -14,7 +20,7 @@ import (
 // or a sparse output) and its neighbours along the row (nearby pixels of
 // an image, nearby channels), which an order-0 coder (fse) cannot see.
 //
-// The stored bytes are (doc.go has the format text)
+// The stored bytes are (the format package's doc.go has the format text)
 //
 //	uvarint P    verbatim length, P < raw_length
 //	P bytes      the first P raw bytes, as they are
@@ -536,11 +542,16 @@ func ctxShift(dst, src []uint64, k int) {
 	}
 }
 
-// compressCtx returns raw in the ctx layout, the first tables bytes
-// verbatim and the rest in rows of cols bytes, with the D ctxChooseLag
-// finds; nil when the layout cannot hold raw.
-func compressCtx(raw []byte, tables, cols int) []byte {
-	if len(raw) > maxTensorBytes || tables < 0 || tables >= len(raw) {
+// MaxLen is the longest input Compress takes (the format's cap on one
+// tensor's raw bytes).
+const MaxLen = 1 << 30
+
+// Compress returns raw in the ctx layout, the first tables bytes verbatim
+// and the rest in rows of cols bytes, with the D ctxChooseLag finds; nil
+// when the layout cannot hold raw (tables outside [0, len(raw)), cols
+// outside [1, min(len(raw) − tables, 65536)], or raw longer than MaxLen).
+func Compress(raw []byte, tables, cols int) []byte {
+	if len(raw) > MaxLen || tables < 0 || tables >= len(raw) {
 		return nil
 	}
 	coded := raw[tables:]
@@ -551,7 +562,7 @@ func compressCtx(raw []byte, tables, cols int) []byte {
 	return encodeCtx(raw, tables, cols, ctxChooseLag(coded, cols, z))
 }
 
-// encodeCtx is compressCtx with a given D (0, or 2 ≤ D < cols); the
+// encodeCtx is Compress with a given D (0, or 2 ≤ D < cols); the
 // other arguments are valid.
 func encodeCtx(raw []byte, tables, cols, lag int) []byte {
 	coded := raw[tables:]
@@ -569,18 +580,28 @@ func encodeCtx(raw []byte, tables, cols, lag int) []byte {
 	return e.finish()
 }
 
-// ctxErr wraps ErrCorrupt for the ctx layout.
+// ErrCorrupt is matched (errors.Is) by every error Decompress returns: the
+// stream is not one Compress wrote for that length.
+var ErrCorrupt = errors.New("ctx: corrupt stream")
+
+// corruptError is an error about a corrupt stream.
+type corruptError struct{ msg string }
+
+func (e corruptError) Error() string        { return e.msg }
+func (e corruptError) Is(target error) bool { return target == ErrCorrupt }
+
+// ctxErr is an error about a corrupt stream.
 func ctxErr(format string, args ...any) error {
-	return fmt.Errorf("ctx: "+format+": %w", append(args, ErrCorrupt)...)
+	return corruptError{fmt.Sprintf("ctx: "+format, args...)}
 }
 
-// decompressCtx decodes the ctx layout (see compressCtx) to exactly rawLen
+// Decompress decodes the ctx layout (see Compress) to exactly rawLen
 // bytes. Besides the rawLen bytes it returns it allocates only the model
 // (newCtxModel: at most 10·rawLen bytes + 3 KiB, and 640 KiB + 3 KiB
 // at most), and it stops as soon as it reads past the end of the body. A
 // body decoding to other bytes of the right length fails the caller's
-// CRC-32C.
-func decompressCtx(stored []byte, rawLen int) ([]byte, error) {
+// CRC-32C. Every error matches ErrCorrupt.
+func Decompress(stored []byte, rawLen int) ([]byte, error) {
 	p, n := binary.Uvarint(stored)
 	if n <= 0 || n > binary.MaxVarintLen32 {
 		return nil, ctxErr("bad verbatim length")
