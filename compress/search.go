@@ -7,15 +7,14 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/shrink-ml/shrink/data"
 	"github.com/shrink-ml/shrink/distill"
 	"github.com/shrink-ml/shrink/format"
+	"github.com/shrink-ml/shrink/measure"
 	"github.com/shrink-ml/shrink/nn"
 	"github.com/shrink-ml/shrink/prune"
 	"github.com/shrink-ml/shrink/quantize"
@@ -388,7 +387,7 @@ func Search(ctx context.Context, m *nn.Model, d Data, b Budget, env *Env) (*Sear
 		c.Row = report.Row{Name: c.Name, Accuracy: ev.Accuracy, FileBytes: c.FileBytes, Ratio: float64(baseBytes) / float64(c.FileBytes),
 			Params: st.Params, NonzeroParams: st.NonZero, MACs: st.MACs, EffectiveMACs: st.EffectiveMACs}
 		if b.Objective == Latency {
-			c.Row.LatencyUS = latencyUS(f.Model, 3, uint64(env.Seed))
+			c.Row.LatencyUS = measure.Latency(f.Model, 3, uint64(env.Seed))
 		}
 		env.logf("    val accuracy %.2f%% (%+.2f points), %s: %s\n", 100*ev.Accuracy, 100*(ev.Accuracy-base.Accuracy), report.HumanBytes(c.FileBytes),
 			map[bool]string{true: "within budget", false: "over budget"}[c.Within])
@@ -609,35 +608,4 @@ func (s *SearchResult) Sections() []report.Section {
 		{Title: "search candidates (per layer: sparsity / codebook bits)", Text: text, Rows: rows, Frontier: true, Plot: true, Extra: extra, ExtraTitle: "per-layer sparsity / bits"},
 		{Title: "per-layer sensitivity (validation accuracy, one layer changed, no fine-tuning)", Fields: sens},
 	}
-}
-
-// latencyUS is the per-sample latency of m at batch 1 in microseconds: the
-// median of runs timed runs (each at least 20 ms of calls) after a warm-up.
-func latencyUS(m *nn.Model, runs int, seed uint64) float64 {
-	rng := rand.New(rand.NewPCG(seed, 0xbe9c4))
-	x := nn.NewTensor(1, m.Input)
-	for k := range x.Data {
-		x.Data[k] = rng.Float32()
-	}
-	calls := 1
-	for {
-		start := time.Now()
-		for range calls {
-			m.Infer(x)
-		}
-		if time.Since(start) >= 20*time.Millisecond {
-			break
-		}
-		calls *= 2
-	}
-	times := make([]time.Duration, runs)
-	for i := range times {
-		start := time.Now()
-		for range calls {
-			m.Infer(x)
-		}
-		times[i] = time.Since(start) / time.Duration(calls)
-	}
-	slices.Sort(times)
-	return float64(times[runs/2].Nanoseconds()) / 1e3
 }

@@ -169,18 +169,7 @@ func runCompare(g *globals, o *compareOptions) error {
 // statsNote explains the statistics of a comparison in a report.
 const statsNote = "Intervals are 95%: Wilson score intervals for accuracy; for the drop against the first model (its accuracy minus this one's, in points), Newcombe's hybrid score interval for paired proportions. p is McNemar's exact two-sided test on the test samples where exactly one of the two models is right; below 0.05 the drop is called real, otherwise it is within the noise of this test set."
 
-// compareModels measures one row per model on set with the measure
-// package; agreement, ratio and the drop statistics are against the first
-// model. runs is the number of timed latency runs (0 skips latency).
-func compareModels(g *globals, names []string, models []*nn.Model, fileBytes []int64, set *data.Set, runs int) ([]report.Row, error) {
-	c, err := compareSet(g, names, models, fileBytes, set, runs)
-	if err != nil {
-		return nil, err
-	}
-	return c.Rows, nil
-}
-
-// compareSet is compareModels returning the whole measure.Comparison (the
+// compareSet measures one row per model on set (measure.Compare), returning the whole measure.Comparison (the
 // predictions, for the report's pictures).
 func compareSet(g *globals, names []string, models []*nn.Model, fileBytes []int64, set *data.Set, runs int) (*measure.Comparison, error) {
 	es := make([]measure.Entry, len(models))

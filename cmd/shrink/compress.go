@@ -252,17 +252,19 @@ func runCompress(ctx context.Context, g *globals, o *compressOptions) error {
 		res.Encodings[n] = e.String()
 	}
 	res.Seconds = time.Since(start).Seconds()
-	rows, err := compareModels(g, []string{modelNames([]string{o.model})[0], modelNames([]string{o.out})[0] + " (out)"},
+	cmp, err := compareSet(g, []string{modelNames([]string{o.model})[0], modelNames([]string{o.out})[0] + " (out)"},
 		[]*nn.Model{in.Model, out.Model}, []int64{res.BaseBytes, res.FileBytes}, ds.Test, 0)
 	if err != nil {
 		return err
 	}
-	res.Rows = rows
+	res.Rows = cmp.Rows
 	res.HTML = o.html
 	if res.HTML == "" {
 		res.HTML = strings.TrimSuffix(o.out, filepath.Ext(o.out)) + ".html"
 	}
-	if err := report.SaveHTML(res.HTML, compressPage(res, rec, res.Search)); err != nil {
+	page := compressPage(res, rec, res.Search)
+	page.Sections = append(page.Sections, cmp.Sections([]*format.File{in, out})...)
+	if err := report.SaveHTML(res.HTML, page); err != nil {
 		return err
 	}
 	g.logf("report written to %s\n", res.HTML)

@@ -49,6 +49,7 @@ func runDemoStory(ctx context.Context, g *globals, o *demoOptions, ds *data.Data
 	names := []string{"baseline"}
 	paths := []string{baseline}
 	models := []*nn.Model{in.Model}
+	files := []*format.File{in}
 	for i, r := range demoRecipes {
 		text := r.text
 		if i != 1 {
@@ -75,7 +76,7 @@ func runDemoStory(ctx context.Context, g *globals, o *demoOptions, ds *data.Data
 		if err := format.Write(path, f); err != nil {
 			return nil, err
 		}
-		names, paths, models = append(names, r.name), append(paths, path), append(models, f.Model)
+		names, paths, models, files = append(names, r.name), append(paths, path), append(models, f.Model), append(files, f)
 	}
 	bytes := make([]int64, len(paths))
 	for i, p := range paths {
@@ -85,10 +86,11 @@ func runDemoStory(ctx context.Context, g *globals, o *demoOptions, ds *data.Data
 	if o.short {
 		runs = 0
 	}
-	rows, err := compareModels(g, names, models, bytes, ds.Test, runs)
+	cmp, err := compareSet(g, names, models, bytes, ds.Test, runs)
 	if err != nil {
 		return nil, err
 	}
+	rows := cmp.Rows
 	st := &demoStory{Rows: rows, Models: paths, Plot: filepath.Join(o.out, "compare.svg"), HTML: filepath.Join(o.out, "report.html")}
 	if err := report.SavePlots(st.Plot, rows, "shrink demo"); err != nil {
 		return nil, err
@@ -106,6 +108,7 @@ func runDemoStory(ctx context.Context, g *globals, o *demoOptions, ds *data.Data
 		}
 		page.Sections = append(page.Sections, report.Section{Title: "recipe: " + r.name + " → " + paths[i+1], Pre: text})
 	}
+	page.Sections = append(page.Sections, cmp.Sections(files)...)
 	if err := report.SaveHTML(st.HTML, page); err != nil {
 		return nil, err
 	}
