@@ -9,12 +9,6 @@ import (
 	"github.com/shrink-ml/shrink/nn"
 )
 
-// Clone returns m.Clone().
-//
-// Deprecated: use (*nn.Model).Clone; this wrapper stays until the last
-// caller outside the library has moved.
-func Clone(m *nn.Model) (*nn.Model, error) { return m.Clone(), nil }
-
 // withFakeQuant returns a model that runs m's layers with a FakeQuant layer
 // in front of each layer named in acts, sharing m's layer objects.
 func withFakeQuant(m *nn.Model, acts map[string]nn.ActQuant) (*nn.Model, map[string]*nn.FakeQuant, error) {

@@ -141,12 +141,6 @@ func targets(m *nn.Model, o *Options) ([]target, error) {
 	return ts, nil
 }
 
-// CalibBatch returns s.Draw(n, seed).
-//
-// Deprecated: use (*data.Set).Draw; this wrapper stays until the last
-// caller outside the library has moved.
-func CalibBatch(s *data.Set, n int, seed int64) *data.Set { return s.Draw(n, seed) }
-
 // layerStats holds what calibration learns about a layer's input.
 type layerStats struct {
 	obs  Observer
