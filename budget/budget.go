@@ -109,29 +109,54 @@ type limit struct {
 	flag  string // without the dashes
 	bytes bool   // a size in bytes (printed and parsed with units)
 	def   int64
-	field func(b *Budget) *int64
 	help  string
 }
 
 var limits = []limit{
-	{"memory", "max-memory", true, DefaultMemory, func(b *Budget) *int64 { return &b.Memory },
+	{"memory", "max-memory", true, DefaultMemory,
 		"largest activation × batch plus parameters (and gradients and optimizer state when training), in bytes"},
-	{"MACs per sample", "max-macs", false, DefaultMACs, func(b *Budget) *int64 { return &b.MACs },
+	{"MACs per sample", "max-macs", false, DefaultMACs,
 		"multiply-accumulates per sample of a model"},
-	{"classes", "max-classes", false, DefaultClasses, func(b *Budget) *int64 { return &b.Classes },
+	{"classes", "max-classes", false, DefaultClasses,
 		"classes of a model or a data set"},
-	{"folded constants", "max-folded", true, DefaultFolded, func(b *Budget) *int64 { return &b.Folded },
+	{"folded constants", "max-folded", true, DefaultFolded,
 		"bytes of constants folded at ONNX import, in total"},
-	{"decompression ratio", "max-inflate-ratio", false, DefaultInflateRatio, func(b *Budget) *int64 { return &b.InflateRatio },
+	{"decompression ratio", "max-inflate-ratio", false, DefaultInflateRatio,
 		"decompressed bytes as a multiple of compressed bytes (beyond the first 4 MiB)"},
-	{"data bytes", "max-data-bytes", true, DefaultInflated, func(b *Budget) *int64 { return &b.Inflated },
+	{"data bytes", "max-data-bytes", true, DefaultInflated,
 		"bytes of a data file after decompression"},
-	{"CSV rows", "max-rows", false, DefaultRows, func(b *Budget) *int64 { return &b.Rows },
+	{"CSV rows", "max-rows", false, DefaultRows,
 		"data rows of a CSV file"},
-	{"CSV fields per row", "max-fields", false, DefaultFields, func(b *Budget) *int64 { return &b.Fields },
+	{"CSV fields per row", "max-fields", false, DefaultFields,
 		"fields of one CSV row"},
-	{"CSV record bytes", "max-line-bytes", true, DefaultLineBytes, func(b *Budget) *int64 { return &b.LineBytes },
+	{"CSV record bytes", "max-line-bytes", true, DefaultLineBytes,
 		"bytes of one CSV record"},
+}
+
+// field returns the field of b that limits[i] describes (a switch, not a
+// table of closures, so that checking never moves b to the heap).
+func (b *Budget) field(i int) *int64 {
+	switch i {
+	case 0:
+		return &b.Memory
+	case 1:
+		return &b.MACs
+	case 2:
+		return &b.Classes
+	case 3:
+		return &b.Folded
+	case 4:
+		return &b.InflateRatio
+	case 5:
+		return &b.Inflated
+	case 6:
+		return &b.Rows
+	case 7:
+		return &b.Fields
+	case 8:
+		return &b.LineBytes
+	}
+	panic("budget: no limit " + strconv.Itoa(i))
 }
 
 func lookup(flag string) *limit {
@@ -145,11 +170,21 @@ func lookup(flag string) *limit {
 }
 
 // get returns the effective value of l in b (its default when unset).
-func (b Budget) get(l *limit) int64 {
-	if v := *l.field(&b); v > 0 {
+func (b *Budget) get(l *limit) int64 {
+	if v := *b.field(l.index()); v > 0 {
 		return v
 	}
 	return l.def
+}
+
+// index is l's position in limits.
+func (l *limit) index() int {
+	for i := range limits {
+		if limits[i].flag == l.flag {
+			return i
+		}
+	}
+	panic("budget: limit not in the table")
 }
 
 // Flag describes one command-line flag of the budget, for the CLI to
@@ -193,7 +228,7 @@ func (b *Budget) Set(flag, value string) error {
 	if err != nil {
 		return fmt.Errorf("--%s %s: %w", l.flag, Quote(value), err)
 	}
-	*l.field(b) = v
+	*b.field(l.index()) = v
 	return nil
 }
 
@@ -324,7 +359,7 @@ func (b Budget) exceeded(l *limit, v int64, what string) *Error {
 // Effective returns b with every unset field at its default.
 func (b Budget) Effective() Budget {
 	for i := range limits {
-		*limits[i].field(&b) = b.get(&limits[i])
+		*b.field(i) = b.get(&limits[i])
 	}
 	return b
 }

@@ -278,3 +278,17 @@ func TestClip(t *testing.T) {
 	require.LessOrEqual(t, len(s), 256+len("… (2000 bytes)"))
 	require.True(t, strings.HasPrefix(s, strings.Repeat("ü", 128)))
 }
+
+// TestChecksDoNotAllocate: readers check per row and per field, so a check
+// that passes must cost no allocation.
+func TestChecksDoNotAllocate(t *testing.T) {
+	b := Default()
+	allocs := testing.AllocsPerRun(100, func() {
+		_ = b.CheckRows(5, "")
+		_ = b.CheckFields(5, "")
+		_ = b.CheckClasses(5, "")
+		_ = b.CheckInflated(100<<20, 10<<20)
+		_, _ = b.Batch(512, 10, 10, "")
+	})
+	require.Zero(t, allocs)
+}

@@ -210,8 +210,8 @@ func ReadCSVBudget(r io.Reader, header, labelColumn string, b budget.Budget) (*C
 				if !ok || v != math.Trunc(v) || v < 0 || v >= MaxCSVClasses {
 					return nil, fmt.Errorf("line %d: label in column %d is not an integer class in [0,%d) (%s)", line, i, MaxCSVClasses, show(f))
 				}
-				if err := b.CheckClasses(int64(v)+1, fmt.Sprintf("label %d in column %d", int64(v), i)); err != nil {
-					return nil, fmt.Errorf("line %d: %w", line, err)
+				if err := b.CheckClasses(int64(v)+1, ""); err != nil {
+					return nil, fmt.Errorf("line %d: label %d in column %d: %w", line, int64(v), i, err)
 				}
 				set.Y = append(set.Y, int(v))
 				maxLabel = max(maxLabel, int(v))

@@ -82,7 +82,7 @@ func TestHostileData(t *testing.T) {
 		{"label 30000 (finding 1)", func() error {
 			_, err := Load(writeFile(t, dir, "classes.csv", []byte("a,b,label\n1,2,0\n3,4,1\n5,6,30000\n7,8,2\n")), Options{})
 			return err
-		}, []string{"classes.csv", "line 4", "classes: 30001 (label 30000 in column 2)", "limit of 4096", "--max-classes"}, 1 << 20},
+		}, []string{"classes.csv", "line 4", "label 30000 in column 2: classes: 30001 is above", "limit of 4096", "--max-classes"}, 1 << 20},
 		{"gzipped CSV bomb (finding 6)", func() error {
 			_, err := Load(bombCSV, Options{})
 			return err
