@@ -134,9 +134,10 @@ func BenchmarkSgemmRow(b *testing.B) {
 
 // BenchmarkSgemmDirect compares reading A in place (direct-A kernel) with
 // packing it, on the square 1024 GEMM (one goroutine) and the lenet300
-// training and inference shapes at batch 128 (all cores).
+// training and inference shapes at batch 128 (all cores), and a 3×3
+// convolution's im2col GEMM, at the active level (AVX2 or AVX512).
 func BenchmarkSgemmDirect(b *testing.B) {
-	if Active() != AVX2 {
+	if Active() == Generic {
 		b.Skip("no direct-A kernel at this level")
 	}
 	type shape struct {
@@ -149,6 +150,7 @@ func BenchmarkSgemmDirect(b *testing.B) {
 		{"fwd128x784x300", 128, 300, 784, 0, true, false},
 		{"dx128x300x784", 128, 784, 300, 0, false, false},
 		{"infer128x784x300", 128, 300, 784, 0, true, true},
+		{"conv3136x576x64", 3136, 64, 576, 0, true, false},
 	} {
 		b.Run(s.name, func(b *testing.B) {
 			r := rand.New(rand.NewPCG(1, 1))
@@ -164,8 +166,10 @@ func BenchmarkSgemmDirect(b *testing.B) {
 			if s.procs > 0 {
 				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(s.procs))
 			}
-			defer func() { directKernels = true }()
-			abRounds(b, "direct", "packA", func() { directKernels = true }, func() { directKernels = false }, func() {
+			defer func() { directKernels, direct512Kernels = true, true }()
+			on := func() { directKernels, direct512Kernels = true, true }
+			off := func() { directKernels, direct512Kernels = false, false }
+			abRounds(b, "direct", "packA", on, off, func() {
 				if s.packedB {
 					SgemmPacked(false, s.m, 1, a, s.k, pb, 0, c, s.n)
 				} else {

@@ -12,6 +12,9 @@
 // 16·k floats apart), holding the tile in R·P zmm accumulators. Per k step
 // it loads P B vectors and broadcasts R A values, each feeding P
 // VFMADD231PS; the loop is unrolled four times.
+//
+// The direct variants (name suffix A) read the R rows of a row-major A in
+// place instead of a packed panel: row i at a + i·lda floats.
 package main
 
 import (
@@ -41,9 +44,11 @@ func main() {
 
 #include "textflag.h"
 `)
-	for _, r := range []int{12, 6} {
-		for _, p := range []int{2, 1} {
-			kernel(&w, r, p)
+	for _, direct := range []bool{false, true} {
+		for _, r := range []int{12, 6} {
+			for _, p := range []int{2, 1} {
+				kernel(&w, r, p, direct)
+			}
 		}
 	}
 	if _, err := os.Stdout.WriteString(w.String()); err != nil {
@@ -52,24 +57,62 @@ func main() {
 	}
 }
 
-func kernel(w *strings.Builder, rows, panels int) {
+func kernel(w *strings.Builder, rows, panels int, direct bool) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
 	acc := func(i, j int) string { return fmt.Sprintf("Z%d", 4+i*panels+j) }
 	name := fmt.Sprintf("sgemmKernel%dx%d", rows, 16*panels)
 	if rows == 6 && panels == 1 {
 		name += "Z" // sgemmKernel6x16 is the AVX2 kernel
 	}
-	fmt.Fprintf(w, "\n// func %s(k int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, flags int)\n", name)
-	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-64\n", name)
-	p("MOVQ k+0(FP), CX")
-	p("MOVQ a+8(FP), SI")
-	p("MOVQ b+16(FP), DI")
-	p("MOVQ c+24(FP), DX")
-	p("MOVQ ldc+32(FP), R8")
+	// Argument offsets: the direct variants take lda after a.
+	off := map[string]int{"k": 0, "a": 8, "b": 16, "c": 24, "ldc": 32, "alpha": 40, "beta": 44, "bias": 48, "flags": 56}
+	frame := 64
+	if direct {
+		name += "A"
+		off = map[string]int{"k": 0, "a": 8, "lda": 16, "b": 24, "c": 32, "ldc": 40, "alpha": 48, "beta": 52, "bias": 56, "flags": 64}
+		frame = 72
+		fmt.Fprintf(w, "\n// func %s(k int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32, bias *float32, flags int)\n", name)
+	} else {
+		fmt.Fprintf(w, "\n// func %s(k int, a, b, c *float32, ldc int, alpha, beta float32, bias *float32, flags int)\n", name)
+	}
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", name, frame)
+	arg := func(n string) string { return fmt.Sprintf("%s+%d(FP)", n, off[n]) }
+	p("MOVQ %s, CX", arg("k"))
+	p("MOVQ %s, SI", arg("a"))
+	p("MOVQ %s, DI", arg("b"))
+	p("MOVQ %s, DX", arg("c"))
+	p("MOVQ %s, R8", arg("ldc"))
 	p("SHLQ $2, R8 // ldc in bytes")
-	if rows == 12 {
+	// A rows: packed, rows 0-5 at SI and 6-11 at R12 (4·6 bytes per k
+	// step); direct, rows in groups of three at SI, R10, R12, BX (each
+	// group's rows at +0, +lda, +2·lda bytes, R9 = lda in bytes).
+	bases := []string{"SI", "R10", "R12", "BX"}
+	if direct {
+		p("MOVQ %s, R9", arg("lda"))
+		p("SHLQ $2, R9 // lda in bytes")
+		for g := 1; g < rows/3; g++ {
+			p("LEAQ (%s)(R9*2), %s", bases[g-1], bases[g])
+			p("ADDQ R9, %s", bases[g])
+		}
+	} else if rows == 12 {
 		p("LEAQ (CX)(CX*2), R12")
 		p("LEAQ (SI)(R12*8), R12 // second A panel: a + 6·k floats")
+	}
+	aAddr := func(i, u int) string {
+		if !direct {
+			if i < 6 {
+				return fmt.Sprintf("%d(SI)", 24*u+4*i)
+			}
+			return fmt.Sprintf("%d(R12)", 24*u+4*(i-6))
+		}
+		b := bases[i/3]
+		switch i % 3 {
+		case 0:
+			return fmt.Sprintf("%d(%s)", 4*u, b)
+		case 1:
+			return fmt.Sprintf("%d(%s)(R9*1)", 4*u, b)
+		}
+		return fmt.Sprintf("%d(%s)(R9*2)", 4*u, b)
 	}
 	if panels == 2 {
 		p("MOVQ CX, R13")
@@ -77,13 +120,13 @@ func kernel(w *strings.Builder, rows, panels int) {
 		p("ADDQ DI, R13 // second B panel: b + 16·k floats")
 	}
 	if *pfC {
-		p("MOVQ DX, R9")
+		p("MOVQ DX, AX")
 		for i := 0; i < rows; i++ {
 			for j := 0; j < panels; j++ {
-				p("PREFETCHT0 %d(R9)", 64*j)
+				p("PREFETCHT0 %d(AX)", 64*j)
 			}
 			if i < rows-1 {
-				p("ADDQ R8, R9")
+				p("ADDQ R8, AX")
 			}
 		}
 	}
@@ -99,32 +142,34 @@ func kernel(w *strings.Builder, rows, panels int) {
 		}
 		for i := 0; i < rows; i++ {
 			bc := fmt.Sprintf("Z%d", 28+i%4)
-			if i < 6 {
-				p("VBROADCASTSS %d(SI), %s", 24*u+4*i, bc)
-			} else {
-				p("VBROADCASTSS %d(R12), %s", 24*u+4*(i-6), bc)
-			}
+			p("VBROADCASTSS %s, %s", aAddr(i, u), bc)
 			for j := 0; j < panels; j++ {
 				p("VFMADD231PS Z%d, %s, %s", j, bc, acc(i, j))
 			}
 		}
 	}
 	advance := func(u int) {
-		p("ADDQ $%d, SI", 24*u)
 		p("ADDQ $%d, DI", 64*u)
-		if rows == 12 {
-			p("ADDQ $%d, R12", 24*u)
+		if direct {
+			for g := 0; g < rows/3; g++ {
+				p("ADDQ $%d, %s", 4*u, bases[g])
+			}
+		} else {
+			p("ADDQ $%d, SI", 24*u)
+			if rows == 12 {
+				p("ADDQ $%d, R12", 24*u)
+			}
 		}
 		if panels == 2 {
 			p("ADDQ $%d, R13", 64*u)
 		}
 	}
-	p("MOVQ CX, R9")
-	p("SHRQ $2, R9")
+	p("MOVQ CX, R11")
+	p("SHRQ $2, R11")
 	p("JZ   tail")
 	fmt.Fprintf(w, "\nloop4:\n")
 	for u := 0; u < 4; u++ {
-		if *pfA > 0 && u%2 == 0 {
+		if *pfA > 0 && u%2 == 0 && !direct {
 			p("PREFETCHT0 %d(SI)", *pfA+24*u)
 			if rows == 12 {
 				p("PREFETCHT0 %d(R12)", *pfA+24*u)
@@ -139,7 +184,7 @@ func kernel(w *strings.Builder, rows, panels int) {
 		step(u)
 	}
 	advance(4)
-	p("DECQ R9")
+	p("DECQ R11")
 	p("JNZ  loop4")
 	fmt.Fprintf(w, "\ntail:\n")
 	p("ANDQ $3, CX")
@@ -151,8 +196,8 @@ func kernel(w *strings.Builder, rows, panels int) {
 	p("JNZ  loop1")
 
 	fmt.Fprintf(w, "\nepilogue:\n")
-	p("MOVQ flags+56(FP), R11")
-	p("VBROADCASTSS alpha+40(FP), Z0")
+	p("MOVQ %s, R11", arg("flags"))
+	p("VBROADCASTSS %s, Z0", arg("alpha"))
 	for i := 0; i < rows; i++ {
 		for j := 0; j < panels; j++ {
 			p("VMULPS Z0, %s, %s", acc(i, j), acc(i, j))
@@ -160,7 +205,7 @@ func kernel(w *strings.Builder, rows, panels int) {
 	}
 	p("TESTQ $1, R11")
 	p("JZ    nobeta")
-	p("VBROADCASTSS beta+44(FP), Z1")
+	p("VBROADCASTSS %s, Z1", arg("beta"))
 	p("MOVQ DX, R9")
 	for i := 0; i < rows; i++ {
 		for j := 0; j < panels; j++ {
@@ -173,7 +218,7 @@ func kernel(w *strings.Builder, rows, panels int) {
 	fmt.Fprintf(w, "\nnobeta:\n")
 	p("TESTQ $2, R11")
 	p("JZ    nobias")
-	p("MOVQ  bias+48(FP), AX")
+	p("MOVQ  %s, AX", arg("bias"))
 	for j := 0; j < panels; j++ {
 		p("VMOVUPS %d(AX), Z%d", 64*j, 2+j)
 	}
