@@ -1,13 +1,11 @@
 package compress
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/shrink-ml/shrink/data"
@@ -175,65 +173,20 @@ func Run(ctx context.Context, m *nn.Model, d Data, r *Recipe, env *Env) (*Result
 	return res, nil
 }
 
-// encodingNames are the encodings "auto" tries, when the format package
-// knows them.
-var encodingNames = []string{"float32", "float16", "int8", "int4", "q8_0", "q4_0", "codebook", "codebook8", "sparse-bitmask", "sparse-relative", "csr", "sparse-nm", "sparse-bitmask-f16", "sparse-relative-f16", "csr-f16", "sparse-nm-f16"}
-
-// chooseEncodings sets f.Encodings: for "auto" the smallest encoding per
-// tensor among those the format package knows (float16 only with lossy);
-// for a name, that encoding for every tensor that takes it. A full
-// encode/decode round trip then sends every tensor that does not come back
-// exactly (unless lossy) back to float32.
+// chooseEncodings sets f.Encodings through format.Choose: for "auto" the
+// smallest encoding per tensor (float16 values only with lossy); for a
+// name, that encoding for every tensor it stores exactly.
 func chooseEncodings(f *format.File, name string, lossy bool) error {
 	var cands []format.Encoding
-	if name == "auto" {
-		for _, n := range encodingNames {
-			enc, err := format.ParseEncoding(n)
-			if err != nil || slices.Contains(cands, enc) || ((enc == format.Float16 || strings.HasSuffix(n, "-f16")) && !lossy) {
-				continue
-			}
-			cands = append(cands, enc)
-		}
-	} else {
+	if name != "auto" {
 		enc, err := format.ParseEncoding(name)
 		if err != nil {
 			return err
 		}
 		cands = []format.Encoding{enc}
 	}
-	names := slices.Sorted(maps.Keys(f.Model.Tensors()))
-	best := map[string]format.TensorInfo{}
-	for _, enc := range cands {
-		probe := &format.File{Model: f.Model, Compress: f.Compress, Encodings: map[string]format.Encoding{}}
-		for _, n := range names {
-			probe.Encodings[n] = enc
-		}
-		for _, ti := range probe.Tensors() {
-			if b, ok := best[ti.Name]; ti.Encoding == enc && (!ok || ti.Bytes < b.Bytes) {
-				best[ti.Name] = ti
-			}
-		}
-	}
-	f.Encodings = map[string]format.Encoding{}
-	for n, ti := range best {
-		f.Encodings[n] = ti.Encoding
-	}
-	var b bytes.Buffer
-	if err := format.Encode(&b, f); err != nil {
+	if err := format.Choose(f, format.ChooseOptions{Candidates: cands, Lossy: lossy}); err != nil {
 		return fmt.Errorf("encoding: %w", err)
-	}
-	back, err := format.Decode(b.Bytes())
-	if err != nil {
-		return fmt.Errorf("encoding: reading back: %w", err)
-	}
-	if lossy {
-		return nil
-	}
-	orig, got := f.Model.Tensors(), back.Model.Tensors()
-	for n, w := range orig {
-		if !slices.Equal(w, got[n]) {
-			f.Encodings[n] = format.Float32
-		}
 	}
 	return nil
 }
