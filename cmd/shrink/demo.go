@@ -37,7 +37,7 @@ model files, the plot (compare.svg) and an HTML report (report.html) into
 	}
 	f := c.Flags()
 	f.StringVar(&o.out, "out", "shrink-demo", "folder to write the models into")
-	f.IntVar(&o.epochs, "epochs", 15, "training epochs for the baseline (and fine-tuning epochs of each pass)")
+	f.IntVar(&o.epochs, "epochs", 15, "training epochs of the baseline (the passes fine-tune for the epochs their recipes give)")
 	f.BoolVar(&o.short, "short", false, "a quick run on a slice of the data (for tests)")
 	f.BoolVar(&o.json, "json", false, "print the result as one JSON object")
 	return c
