@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -171,10 +170,10 @@ func TestRecordedFIFO(t *testing.T) {
 	}
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "d.csv")
-	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
+	require.NoError(t, mkfifo(fifo))
 	idx := filepath.Join(dir, "idx")
 	require.NoError(t, os.Mkdir(idx, 0o755))
-	require.NoError(t, syscall.Mkfifo(filepath.Join(idx, "train-images-idx3-ubyte"), 0o644))
+	require.NoError(t, mkfifo(filepath.Join(idx, "train-images-idx3-ubyte")))
 	writeFile(t, idx, "train-labels-idx1-ubyte", idxLabels([]byte{1}))
 	done := make(chan error, 3)
 	go func() {

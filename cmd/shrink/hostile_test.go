@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -58,7 +57,7 @@ func TestHostileCLI(t *testing.T) {
 	require.NoError(t, os.Remove(model))
 	withRecordedData(t, zero, data.Info{Kind: data.KindCSV, Source: "/dev/zero"})
 	fifo := filepath.Join(dir, "pipe.csv")
-	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
+	require.NoError(t, mkfifo(fifo))
 	fifoModel := filepath.Join(dir, "fifo.shrink")
 	code, _, errs = shrinkRun(t, "train", "--arch", "mlp:4", "--data", blobs, "--epochs", "1", "-q", "-o", fifoModel)
 	require.Equal(t, 0, code, errs)

@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,7 +40,7 @@ func TestRefusesNonRegularOutputs(t *testing.T) {
 	link := filepath.Join(dir, "link")
 	require.NoError(t, os.Symlink("target", link))
 	fifo := filepath.Join(dir, "fifo")
-	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
+	require.NoError(t, mkfifo(fifo))
 	hard := filepath.Join(dir, "hard")
 	require.NoError(t, os.Link(target, hard))
 	sub := filepath.Join(dir, "sub")
@@ -99,7 +98,7 @@ func TestWriteThrough(t *testing.T) {
 	require.NoError(t, through.WriteFile(os.DevNull, []byte("gone")))
 	// A FIFO is written to (a reader drains it).
 	fifo := filepath.Join(dir, "fifo")
-	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
+	require.NoError(t, mkfifo(fifo))
 	got := make(chan string)
 	go func() {
 		b, _ := os.ReadFile(fifo)

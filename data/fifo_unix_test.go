@@ -1,0 +1,8 @@
+//go:build unix
+
+package data
+
+import "syscall"
+
+// mkfifo makes a named pipe for the tests.
+func mkfifo(path string) error { return syscall.Mkfifo(path, 0o644) }

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package atomicfile
+
+import "errors"
+
+// mkfifo is not available here; the tests that need it skip first.
+func mkfifo(string) error { return errors.ErrUnsupported }
