@@ -115,6 +115,7 @@ if "int8_images_per_s_batch256" in t:
           f"shrink static int8 / PyTorch int8 at batch 256: {v256[1]['images_per_s']/max(t['int8_images_per_s_batch256'], tp['int8_images_per_s_batch256']):.2f}× (against the faster of the two).")
 if "images_per_s_batch256" in o:
     print(f"\nshrink / ONNX Runtime throughput at batch 256: {b256['images_per_s']/o['images_per_s_batch256']:.2f}×.")
+    print("shrink and ONNX Runtime run one after the other, not interleaved, so on a loaded machine this ratio moves with the load between them.")
 if "images_per_s_batch256" in t:
     best = max(t["images_per_s_batch256"], tp["images_per_s_batch256"])
     print(f"shrink / PyTorch throughput at batch 256: {b256['images_per_s']/best:.2f}× (against the faster of its two settings).")
