@@ -161,3 +161,41 @@ func (m *Model) CheckTrain(b budget.Budget, batch int, optimizer string) error {
 	}
 	return nil
 }
+
+// LogitsWithin is Logits with the batch chosen by EvalBatch: the model is
+// checked against b first (MACs, classes, memory) and the batch shrinks
+// from EvalBatch until inference fits b's memory limit.
+//
+//	x: (n, Input...) → (n, Classes)
+func LogitsWithin(m *Model, x []float32, b budget.Budget) ([]float32, error) {
+	d := m.Input.Size()
+	if d == 0 || len(x)%d != 0 {
+		return nil, fmt.Errorf("nn: %d values are not a whole number of %v samples", len(x), m.Input)
+	}
+	n := len(x) / d
+	batch, err := m.EvalBatch(b, EvalBatch, n)
+	if err != nil {
+		return nil, err
+	}
+	k := m.Classes()
+	out := make([]float32, n*k)
+	for lo := 0; lo < n; lo += batch {
+		hi := min(lo+batch, n)
+		z := m.Infer(FromData(hi-lo, m.Input, x[lo*d:hi*d]))
+		copy(out[lo*k:hi*k], z.Data)
+	}
+	return out, nil
+}
+
+// EvaluateWithin is Evaluate within budget b (see LogitsWithin).
+func EvaluateWithin(m *Model, x []float32, y []int, b budget.Budget) (Eval, error) {
+	z, err := LogitsWithin(m, x, b)
+	if err != nil {
+		return Eval{}, err
+	}
+	k := m.Classes()
+	if len(z)/k != len(y) {
+		return Eval{}, fmt.Errorf("nn: %d samples but %d labels", len(z)/k, len(y))
+	}
+	return EvalLogits(z, y, k)
+}

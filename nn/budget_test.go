@@ -230,3 +230,42 @@ func FuzzFootprint(f *testing.F) {
 		}
 	})
 }
+
+// TestEvaluateWithin: the budgeted evaluation gives Evaluate's result, and
+// refuses what does not fit before running anything.
+func TestEvaluateWithin(t *testing.T) {
+	input := Shape{9, 7, 2}
+	specs, err := ParseArch("conv:3:3:1:1,relu,maxpool:2,dense:5", input, 4)
+	require.NoError(t, err)
+	m, err := Build(input, specs)
+	require.NoError(t, err)
+	m.Init(5)
+	const n = 1031
+	x := make([]float32, n*input.Size())
+	y := make([]int, n)
+	for i := range x {
+		x[i] = float32((i*7919)%101)/50 - 1
+	}
+	for i := range y {
+		y[i] = (i * 31) % 4
+	}
+	want, err := Evaluate(m, x, y)
+	require.NoError(t, err)
+	// A memory limit that forces batches of a few samples.
+	f := m.Footprint()
+	small := budget.Budget{Memory: 4*f.Params + 4*n*4 + 8*16 + 3*f.InferBytes}
+	batch, err := m.EvalBatch(small, EvalBatch, n)
+	require.NoError(t, err)
+	require.Equal(t, 3, batch)
+	got, err := EvaluateWithin(m, x, y, small)
+	require.NoError(t, err)
+	require.Equal(t, want.Accuracy, got.Accuracy)
+	require.Equal(t, want.Confusion, got.Confusion)
+	require.InDelta(t, want.Loss, got.Loss, 1e-6)
+	_, err = EvaluateWithin(m, x, y, budget.Budget{MACs: 10})
+	require.ErrorContains(t, err, "--max-macs")
+	_, err = EvaluateWithin(m, x, y[:5], budget.Budget{})
+	require.Error(t, err)
+	_, err = LogitsWithin(m, x[:5], budget.Budget{})
+	require.Error(t, err)
+}
