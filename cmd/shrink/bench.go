@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/shrink-ml/shrink/measure"
 	"github.com/shrink-ml/shrink/nn"
+	"github.com/shrink-ml/shrink/nn/kernel"
 )
 
 // benchOptions are the flags of `shrink bench`.
@@ -61,6 +63,8 @@ type benchResult struct {
 	Paths          map[string]string `json:"paths"`            // each layer's inference path
 	FileBytes      int64             `json:"file_bytes"`
 	MACs           int64             `json:"macs"`
+	Kernel         string            `json:"kernel"`             // the kernel level in use
+	Disabled       []string          `json:"disabled,omitempty"` // assembly paths the self-check disabled
 }
 
 func runBench(g *globals, o *benchOptions) error {
@@ -91,6 +95,7 @@ func runBench(g *globals, o *benchOptions) error {
 			Model: o.models[i], Batch: o.batch, Threads: runtime.GOMAXPROCS(0),
 			ImagesPerS: per[i].ImagesPerS(), LatencyUS: per[i].LatencyUS(), BatchLatencyUS: per[i].BatchLatencyUS(),
 			Paths: m.Paths(), FileBytes: fileSize(o.models[i]), MACs: m.Stats().MACs,
+			Kernel: kernel.Active().String(), Disabled: kernel.Disabled(),
 		}
 	}
 	if o.json {
@@ -98,6 +103,10 @@ func runBench(g *globals, o *benchOptions) error {
 			return writeJSON(g.stdout, rs[0])
 		}
 		return writeJSON(g.stdout, rs)
+	}
+	fmt.Fprintf(g.stdout, "kernels: %s (%s)\n", kernel.Active(), strings.Join(kernel.Paths(), ", "))
+	for _, d := range kernel.Disabled() {
+		fmt.Fprintf(g.stdout, "disabled by the self-check: %s\n", d)
 	}
 	for i, r := range rs {
 		fmt.Fprintf(g.stdout, "%s: batch %d, %d threads: %.0f images/s, %.2f µs/image, %.1f µs/batch",

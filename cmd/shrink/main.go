@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/shrink-ml/shrink/nn/kernel"
 )
 
 // Exit codes.
@@ -87,6 +89,10 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	g := &globals{stdout: stdout, stderr: stderr}
+	if err := kernel.Init(); err != nil {
+		fmt.Fprintf(stderr, "shrink: %v\n", err)
+		return exitUsage
+	}
 	root := newRoot(g)
 	root.SetArgs(args)
 	root.SetOut(stdout)

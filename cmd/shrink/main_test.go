@@ -193,11 +193,13 @@ func TestVersion(t *testing.T) {
 	require.Contains(t, out, "kernels "+kernel.Active().String())
 	code, out2, _ := shrinkRun(t, "--version")
 	require.Equal(t, 0, code)
-	require.Equal(t, out, out2)
+	require.Equal(t, strings.SplitN(out, "\n", 2)[0]+"\n", out2)
+	require.Contains(t, out, "kernel paths:")
 	code, js, _ := shrinkRun(t, "version", "--json")
 	require.Equal(t, 0, code)
 	var v versionInfo
 	require.NoError(t, json.Unmarshal([]byte(js), &v))
 	require.Equal(t, "github.com/shrink-ml/shrink", v.Module)
 	require.Equal(t, kernel.Active().String(), v.Kernel)
+	require.Equal(t, kernel.Paths(), v.Paths)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -14,20 +15,24 @@ func init() { commands = append(commands, newVersionCmd) }
 
 // versionInfo is what `shrink version --json` prints.
 type versionInfo struct {
-	Module   string `json:"module"`
-	Version  string `json:"version"`
-	Revision string `json:"revision,omitempty"`
-	Modified bool   `json:"modified,omitempty"`
-	Go       string `json:"go"`
-	Platform string `json:"platform"`
-	Kernel   string `json:"kernel"` // the kernel level in use on this CPU
+	Module   string   `json:"module"`
+	Version  string   `json:"version"`
+	Revision string   `json:"revision,omitempty"`
+	Modified bool     `json:"modified,omitempty"`
+	Go       string   `json:"go"`
+	Platform string   `json:"platform"`
+	Kernel   string   `json:"kernel"`             // the kernel level in use on this CPU
+	Paths    []string `json:"kernel_paths"`       // the assembly paths in use
+	Features []string `json:"cpu_features"`       // the CPU features the level choice reads
+	Disabled []string `json:"disabled,omitempty"` // paths the start-up self-check disabled, with reasons
 }
 
 // buildVersion reads the module version and VCS revision stamped into the
 // binary by the Go toolchain.
 func buildVersion() versionInfo {
 	v := versionInfo{Module: "github.com/shrink-ml/shrink", Version: "(devel)", Go: runtime.Version(),
-		Platform: runtime.GOOS + "/" + runtime.GOARCH, Kernel: kernel.Active().String()}
+		Platform: runtime.GOOS + "/" + runtime.GOARCH, Kernel: kernel.Active().String(),
+		Paths: kernel.Paths(), Features: kernel.Features(), Disabled: kernel.Disabled()}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return v
@@ -75,8 +80,12 @@ SHRINK_KERNEL to force one).`,
 			if asJSON {
 				return writeJSON(g.stdout, v)
 			}
-			_, err := fmt.Fprintln(g.stdout, v)
-			return err
+			fmt.Fprintln(g.stdout, v)
+			fmt.Fprintf(g.stdout, "kernel paths: %s\ncpu features: %s\n", strings.Join(v.Paths, ", "), strings.Join(v.Features, " "))
+			for _, d := range v.Disabled {
+				fmt.Fprintf(g.stdout, "disabled by the self-check: %s\n", d)
+			}
+			return nil
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as one JSON object")
