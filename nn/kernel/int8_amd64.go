@@ -73,7 +73,10 @@ type i8Tiler struct {
 	tileI [i8MR * i8NR]int32
 	tileH [i8MR * i8NR]int32
 	tileF [i8MR * i8NR]float32
+	tail  [i8MR]uint32
 }
+
+var i8TilerPool = sync.Pool{New: func() any { return new(i8Tiler) }}
 
 var i8ZeroCorr [i8NR]int32
 
@@ -146,10 +149,14 @@ func (t *i8Tiler) split(krows, rows, i0, q int, lo, hi *uint8) {
 func i8RectAVX2(r0, r1, q0, q1 int, a []uint8, lda int, p *PackedI8, o *i8Out) {
 	k, kp := p.k, p.kp
 	kq, rem := k/4, k%4
-	t := i8Tiler{p: p, o: o}
-	var tail [i8MR]uint32
+	// Pooled: t escapes through the kernels' function values.
+	t := i8TilerPool.Get().(*i8Tiler)
+	t.p, t.o = p, o
+	tail := &t.tail
 	var bufp *[]uint8
 	defer func() {
+		t.p, t.o = nil, nil
+		i8TilerPool.Put(t)
 		if bufp != nil {
 			i8BufPool.Put(bufp)
 		}

@@ -2,7 +2,10 @@
 
 package kernel
 
-import "unsafe"
+import (
+	"sync"
+	"unsafe"
+)
 
 //go:generate sh -c "go run ./internal/geni8vnni > int8vnni_amd64.s"
 
@@ -61,11 +64,16 @@ var (
 // 5, 2 MiB on Sapphire Rapids) while the rows stream past.
 const i8VNNIBlockBytes = 256 << 10
 
-// i8VNNITile is the scratch of partial tiles and padded rows.
+// i8VNNITile is the scratch of partial tiles and of the rows' last k mod 4
+// activations, recycled through i8VNNIPool (the kernels are called through
+// function values, so a local one would be allocated on every call).
 type i8VNNITile struct {
-	i [i8MR * 64]int32
-	f [i8MR * 64]float32
+	i    [i8MR * 64]int32
+	f    [i8MR * 64]float32
+	tail [i8MR]uint32
 }
+
+var i8VNNIPool = sync.Pool{New: func() any { return new(i8VNNITile) }}
 
 // i8RectVNNI computes rows [r0,r1) and panels [q0,q1) with the VNNI
 // kernels of set ks (widths up to 4 panels when wide): blocks of six rows
@@ -78,10 +86,11 @@ func i8RectVNNI(r0, r1, q0, q1 int, a []uint8, lda int, p *PackedI8, o *i8Out, k
 	kq, rem := k/4, k%4
 	pstride := kp * i8NR
 	qb := max(1, i8VNNIBlockBytes/pstride)
-	var t i8VNNITile
-	var tail [i8MR]uint32
+	t := i8VNNIPool.Get().(*i8VNNITile)
+	tail := &t.tail
 	var bufp *[]uint8
 	defer func() {
+		i8VNNIPool.Put(t)
 		if bufp != nil {
 			i8BufPool.Put(bufp)
 		}
@@ -133,7 +142,7 @@ func i8RectVNNI(r0, r1, q0, q1 int, a []uint8, lda int, p *PackedI8, o *i8Out, k
 				if krows == 1 {
 					kern = ks.k1[np]
 				}
-				i8VNNITileRun(kern, &t, krows, rows, i, q, np, kqs, src, ld, tp, p, o)
+				i8VNNITileRun(kern, t, krows, rows, i, q, np, kqs, src, ld, tp, p, o)
 				q += np
 			}
 			i += rows
