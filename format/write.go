@@ -225,12 +225,21 @@ func checkModel(m *nn.Model, specs []nn.LayerSpec) error {
 
 // Write writes f to path atomically: to a temporary file in the same folder,
 // synced, then renamed over path. On error no partial output is left.
-func Write(path string, f *File) (err error) {
+func Write(path string, f *File) (err error) { return write(path, f, atomicfile.Options{}) }
+
+// WriteThrough is Write for a path that may exist as something other than
+// a regular file (a symlink, a device, a FIFO): the bytes go through it
+// instead of being refused. Folders are still refused.
+func WriteThrough(path string, f *File) error {
+	return write(path, f, atomicfile.Options{WriteThrough: true})
+}
+
+func write(path string, f *File, o atomicfile.Options) error {
 	b, err := encode(f)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := atomicfile.WriteFile(path, b); err != nil {
+	if err := o.WriteFile(path, b); err != nil {
 		return fmt.Errorf("format: write %s: %w", path, err)
 	}
 	return nil

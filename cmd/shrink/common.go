@@ -13,9 +13,11 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/shrink-ml/shrink/budget"
 	"github.com/shrink-ml/shrink/compress"
 	"github.com/shrink-ml/shrink/data"
 	"github.com/shrink-ml/shrink/format"
+	"github.com/shrink-ml/shrink/internal/atomicfile"
 	"github.com/shrink-ml/shrink/nn"
 )
 
@@ -39,7 +41,7 @@ func (d *dataFlags) register(c *pflag.FlagSet) {
 }
 
 func (d *dataFlags) options(seed int64) data.Options {
-	return data.Options{TestFraction: d.testFraction, Seed: seed, TestFile: d.testFile, LabelColumn: d.labelColumn, Header: d.header, Normalize: d.normalize}
+	return data.Options{Budget: limits, TestFraction: d.testFraction, Seed: seed, TestFile: d.testFile, LabelColumn: d.labelColumn, Header: d.header, Normalize: d.normalize}
 }
 
 // loadData loads the data set given by flags. When the flags name no data
@@ -49,7 +51,7 @@ func loadData(d *dataFlags, seed int64, rec *format.File) (*data.Data, error) {
 	if rec != nil && len(rec.Provenance.DataInfo) > 0 {
 		var info data.Info
 		if err := json.Unmarshal(rec.Provenance.DataInfo, &info); err == nil && (d.spec == "" || d.spec == info.Source) && d.testFile == "" && d.testFraction == 0 {
-			ds, err := data.LoadWithInfo(info)
+			ds, err := data.LoadRecorded(info, limits)
 			if err != nil {
 				return nil, fmt.Errorf("--data %s (recorded in the model file): %w", info.Source, err)
 			}
@@ -188,7 +190,7 @@ func (g *globals) compressEnv() *compress.Env {
 // command line, the seed, the data set and its split record, the creation
 // time, the input's passes and opts.
 func (g *globals) provenance(ds *data.Data, in *format.File, opts map[string]string) format.Provenance {
-	p := format.Provenance{Command: commandLine(), Seed: g.seed, Tool: "shrink", Created: time.Now().UTC().Format(time.RFC3339), Options: opts}
+	p := format.Provenance{Command: commandLine(), Seed: g.seed, Tool: "shrink", Created: created(), Options: opts}
 	if p.Options == nil {
 		p.Options = map[string]string{}
 	}
@@ -203,4 +205,64 @@ func (g *globals) provenance(ds *data.Data, in *format.File, opts map[string]str
 		}
 	}
 	return p
+}
+
+// limits is the resource budget of this run: the defaults, raised or
+// lowered by the --max-* flags (run resets it).
+var limits budget.Budget
+
+// budgetFlag sets one limit of the budget from its flag.
+type budgetFlag struct{ name, def string }
+
+func (f *budgetFlag) String() string {
+	if v, err := limits.Get(f.name); err == nil && v != "" {
+		return v
+	}
+	return f.def
+}
+func (f *budgetFlag) Set(v string) error { return limits.Set(f.name, v) }
+func (f *budgetFlag) Type() string       { return "limit" }
+
+// registerBudget adds the --max-* flags of the resource budget.
+func registerBudget(fs *pflag.FlagSet) {
+	for _, bf := range budget.Flags() {
+		fs.Var(&budgetFlag{name: bf.Name, def: bf.Default}, bf.Name, bf.Usage)
+	}
+}
+
+// created is the creation time stored in files this run writes
+// (SOURCE_DATE_EPOCH when set; checked before any work in run).
+func created() string {
+	t, err := format.Now()
+	if err != nil {
+		return time.Now().UTC().Format(time.RFC3339)
+	}
+	return t
+}
+
+// checkOutput refuses an output path that is one of the command's inputs,
+// or an existing path that is not a regular file (unless --write-through).
+func checkOutput(g *globals, out string, inputs ...string) error {
+	if out == "" {
+		return nil
+	}
+	var in []string
+	for _, p := range inputs {
+		if p != "" && p != data.KindMNISTMini {
+			in = append(in, p)
+		}
+	}
+	if err := (atomicfile.Options{WriteThrough: g.writeThrough}).CheckOutput(out, in...); err != nil {
+		return fmt.Errorf("-o %s: %w", out, err)
+	}
+	return nil
+}
+
+// writeModel writes a model file to path; with --write-through an
+// existing symlink, device or FIFO there is written through.
+func writeModel(g *globals, path string, f *format.File) error {
+	if g.writeThrough {
+		return format.WriteThrough(path, f)
+	}
+	return format.Write(path, f)
 }

@@ -151,6 +151,9 @@ func runCompress(ctx context.Context, g *globals, o *compressOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	if err := checkOutput(g, o.out, o.model, o.recipe, o.teacher, o.data.spec, o.data.testFile); err != nil {
+		return err
+	}
 	var rec *compress.Recipe
 	if o.recipe != "" {
 		text, err := readRecipe(o.recipe)
@@ -191,7 +194,7 @@ func runCompress(ctx context.Context, g *globals, o *compressOptions) error {
 	d := compress.Holdout(ds.Train, valFrac, valSeed)
 	env := g.compressEnv()
 	if o.teacher != "" {
-		t, err := load.Teacher(o.teacher, ds.Train.Dim(), in.Model.Classes())
+		t, err := load.TeacherBudget(o.teacher, ds.Train.Dim(), in.Model.Classes(), limits)
 		if err != nil {
 			return usagef("--teacher: %v", err)
 		}
@@ -229,16 +232,16 @@ func runCompress(ctx context.Context, g *globals, o *compressOptions) error {
 	}
 
 	// Test accuracy, once.
-	ev, err := nn.Evaluate(out.Model, ds.Test.X, ds.Test.Y)
+	ev, err := nn.EvaluateWithin(out.Model, ds.Test.X, ds.Test.Y, limits)
 	if err != nil {
 		return err
 	}
-	baseTest, err := nn.Evaluate(in.Model, ds.Test.X, ds.Test.Y)
+	baseTest, err := nn.EvaluateWithin(in.Model, ds.Test.X, ds.Test.Y, limits)
 	if err != nil {
 		return err
 	}
 	out.Provenance.Accuracy = ev.Accuracy
-	if err := format.Write(o.out, out); err != nil {
+	if err := writeModel(g, o.out, out); err != nil {
 		return err
 	}
 	st := out.Model.Stats()

@@ -79,13 +79,13 @@ func runDemoStory(ctx context.Context, g *globals, o *demoOptions, ds *data.Data
 			return nil, fmt.Errorf("demo %s: %w", r.name, err)
 		}
 		f := res.File
-		ev, err := nn.Evaluate(f.Model, ds.Test.X, ds.Test.Y)
+		ev, err := nn.EvaluateWithin(f.Model, ds.Test.X, ds.Test.Y, limits)
 		if err != nil {
 			return nil, err
 		}
 		f.Provenance.Accuracy = ev.Accuracy
 		path := filepath.Join(o.out, r.name+".shrink")
-		if err := format.Write(path, f); err != nil {
+		if err := writeModel(g, path, f); err != nil {
 			return nil, err
 		}
 		names, paths, models, files = append(names, r.name), append(paths, path), append(models, f.Model), append(files, f)

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -201,6 +200,9 @@ func runDistill(ctx context.Context, g *globals, o *distillOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	if err := checkOutput(g, o.out, o.teacher, o.data.spec, o.data.testFile); err != nil {
+		return err
+	}
 	tf, err := loadModel(o.teacher)
 	if err != nil {
 		return err
@@ -245,7 +247,7 @@ func runDistill(ctx context.Context, g *globals, o *distillOptions) error {
 		return fmt.Errorf("--teacher %s: %w", o.teacher, err)
 	}
 	row := func(name, path string, m *nn.Model, bytes int64, secs float64) (distillRow, error) {
-		ev, err := nn.Evaluate(m, ds.Test.X, ds.Test.Y)
+		ev, err := nn.EvaluateWithin(m, ds.Test.X, ds.Test.Y, limits)
 		if err != nil {
 			return distillRow{}, fmt.Errorf("evaluating the %s: %w", name, err)
 		}
@@ -257,7 +259,7 @@ func runDistill(ctx context.Context, g *globals, o *distillOptions) error {
 		r := distillRow{Name: name, Model: path, Accuracy: ev.Accuracy, Agreement: nn.Agreement(pred, tpred),
 			Params: st.Params, NonzeroParams: st.NonZero, MACs: st.MACs, FileBytes: bytes, Seconds: secs}
 		if val != nil {
-			vev, err := nn.Evaluate(m, val.X, val.Y)
+			vev, err := nn.EvaluateWithin(m, val.X, val.Y, limits)
 			if err != nil {
 				return distillRow{}, fmt.Errorf("validating the %s: %w", name, err)
 			}
@@ -299,7 +301,7 @@ func runDistill(ctx context.Context, g *globals, o *distillOptions) error {
 	default:
 		g.logf("teacher ran on every augmented batch (%d image passes)\n", rep.TeacherPasses)
 	}
-	ev, err := nn.Evaluate(student, ds.Test.X, ds.Test.Y)
+	ev, err := nn.EvaluateWithin(student, ds.Test.X, ds.Test.Y, limits)
 	if err != nil {
 		return err
 	}
@@ -316,10 +318,10 @@ func runDistill(ctx context.Context, g *globals, o *distillOptions) error {
 	}
 	file := &format.File{Model: student, Compress: true, Provenance: format.Provenance{
 		Command: commandLine(), Options: passOpts, Seed: g.seed, Data: ds.Info.Source, DataInfo: info,
-		Accuracy: ev.Accuracy, Tool: "shrink", Created: time.Now().UTC().Format(time.RFC3339),
+		Accuracy: ev.Accuracy, Tool: "shrink", Created: created(),
 		Passes: []format.Pass{{Name: "distill", Options: passOpts, Seed: g.seed, Accuracy: ev.Accuracy}},
 	}}
-	if err := format.Write(o.out, file); err != nil {
+	if err := writeModel(g, o.out, file); err != nil {
 		return err
 	}
 	sr, err := row("student", o.out, student, fileSize(o.out), rep.Seconds)

@@ -66,7 +66,7 @@ func runEval(g *globals, o *evalOptions) error {
 	if err := checkFits(f.Model, ds); err != nil {
 		return fmt.Errorf("%s: %w", o.model, err)
 	}
-	ev, err := nn.Evaluate(f.Model, set.X, set.Y)
+	ev, err := nn.EvaluateWithin(f.Model, set.X, set.Y, limits)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -149,4 +150,52 @@ func TestStaleTemporaryCLI(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, entries, 1)
 	require.Equal(t, "m.shrink", entries[0].Name())
+}
+
+// TestCLIBudgetAndOutputs checks the wiring of the budget flags and of the
+// output checks: an input named as the output is refused and left intact,
+// --write-through writes through a symlink, a lowered --max-memory refuses
+// a model, and a malformed SOURCE_DATE_EPOCH stops a command before work.
+func TestCLIBudgetAndOutputs(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "d.csv")
+	var b strings.Builder
+	for i := range 60 {
+		fmt.Fprintf(&b, "%d,%d,%d\n", i%7, (i*3)%5, i%2)
+	}
+	require.NoError(t, os.WriteFile(csv, []byte(b.String()), 0o644))
+	code, _, errs := shrinkRun(t, "train", "--arch", "mlp:4", "--data", csv, "--epochs", "1", "-q", "-o", csv)
+	require.Equal(t, exitError, code)
+	require.Contains(t, errs, "d.csv")
+	got, err := os.ReadFile(csv)
+	require.NoError(t, err)
+	require.Equal(t, b.String(), string(got), "the training data is intact")
+
+	if runtime.GOOS != "windows" {
+		target := filepath.Join(dir, "target.shrink")
+		link := filepath.Join(dir, "link.shrink")
+		require.NoError(t, os.WriteFile(target, nil, 0o644))
+		require.NoError(t, os.Symlink(target, link))
+		code, _, errs = shrinkRun(t, "train", "--arch", "mlp:4", "--data", csv, "--epochs", "1", "-q", "--write-through", "-o", link)
+		require.Equal(t, 0, code, errs)
+		st, err := os.Lstat(link)
+		require.NoError(t, err)
+		require.NotZero(t, st.Mode()&os.ModeSymlink)
+		st, err = os.Stat(target)
+		require.NoError(t, err)
+		require.Greater(t, st.Size(), int64(0), "written through the link")
+	}
+
+	model := filepath.Join(dir, "m.shrink")
+	code, _, errs = shrinkRun(t, "train", "--arch", "mlp:4", "--data", csv, "--epochs", "1", "-q", "-o", model)
+	require.Equal(t, 0, code, errs)
+	code, _, errs = shrinkRun(t, "eval", model, "--data", csv, "--max-memory", "100")
+	require.Equal(t, exitError, code)
+	require.Contains(t, errs, "--max-memory")
+
+	t.Setenv("SOURCE_DATE_EPOCH", "yesterday")
+	code, _, errs = shrinkRun(t, "train", "--arch", "mlp:4", "--data", csv, "--epochs", "1", "-q", "-o", filepath.Join(dir, "x.shrink"))
+	require.Equal(t, exitUsage, code)
+	require.Contains(t, errs, "SOURCE_DATE_EPOCH")
+	require.NoFileExists(t, filepath.Join(dir, "x.shrink"))
 }

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,20 +26,20 @@ func isONNX(path string) bool { return load.IsONNX(path) }
 // loadModel reads a shrink model file, or imports an .onnx file directly
 // (load.File), with the command line in the provenance of an import.
 func loadModel(path string) (*format.File, error) {
-	f, err := load.File(path)
+	f, err := load.FileBudget(path, limits)
 	if err != nil {
 		return nil, err
 	}
 	if isONNX(path) {
 		f.Provenance.Command = commandLine()
-		f.Provenance.Created = time.Now().UTC().Format(time.RFC3339)
+		f.Provenance.Created = created()
 	}
 	return f, nil
 }
 
 func importProvenance(path, producer string, opset int64) format.Provenance {
 	p := load.ImportProvenance(path, producer, opset)
-	p.Command, p.Created = commandLine(), time.Now().UTC().Format(time.RFC3339)
+	p.Command, p.Created = commandLine(), created()
 	return p
 }
 
@@ -115,6 +114,9 @@ func runImport(g *globals, o *importOptions) error {
 	if o.out == "" {
 		return usagef("-o/--output is required")
 	}
+	if err := checkOutput(g, o.out, o.in, o.data.spec, o.data.testFile); err != nil {
+		return err
+	}
 	ext := strings.ToLower(filepath.Ext(o.in))
 	if ext != ".onnx" && ext != ".safetensors" {
 		return usagef("%s: want an .onnx or .safetensors file", o.in)
@@ -130,7 +132,7 @@ func runImport(g *globals, o *importOptions) error {
 	var err error
 	res := importResult{Model: o.out, Source: o.in, Format: strings.TrimPrefix(ext, ".")}
 	if ext == ".onnx" {
-		m, info, err := onnx.ReadFile(o.in)
+		m, info, err := onnx.ReadFileBudget(o.in, limits)
 		if err != nil {
 			return err
 		}
@@ -172,7 +174,7 @@ func runImport(g *globals, o *importOptions) error {
 		}
 		g.logf("%s: not evaluated: %v\n", o.in, err)
 	} else if ds.Test != nil && ds.Test.Len() > 0 {
-		ev, err := nn.Evaluate(f.Model, ds.Test.X, ds.Test.Y)
+		ev, err := nn.EvaluateWithin(f.Model, ds.Test.X, ds.Test.Y, limits)
 		if err != nil {
 			return err
 		}
@@ -181,7 +183,7 @@ func runImport(g *globals, o *importOptions) error {
 		f.Provenance.Passes[0].Accuracy = ev.Accuracy
 		res.Accuracy, res.Evaluated = ev.Accuracy, true
 	}
-	if err := format.Write(o.out, f); err != nil {
+	if err := writeModel(g, o.out, f); err != nil {
 		return err
 	}
 	st := f.Model.Stats()
@@ -282,6 +284,9 @@ type exportResult struct {
 func runExport(g *globals, o *exportOptions) error {
 	if o.out == "" {
 		return usagef("-o/--output is required")
+	}
+	if err := checkOutput(g, o.out, o.model); err != nil {
+		return err
 	}
 	to := strings.ToLower(o.to)
 	if to == "" {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/shrink-ml/shrink/budget"
+	"github.com/shrink-ml/shrink/format"
 	"github.com/shrink-ml/shrink/nn/kernel"
 )
 
@@ -39,10 +41,13 @@ var commands []func(*globals) *cobra.Command
 
 // globals are the flags every command has.
 type globals struct {
-	quiet  bool
-	seed   int64
-	stdout io.Writer
-	stderr io.Writer
+	// writeThrough lets -o write through an existing symlink, device or
+	// FIFO instead of refusing it.
+	writeThrough bool
+	quiet        bool
+	seed         int64
+	stdout       io.Writer
+	stderr       io.Writer
 }
 
 // logf prints chatter to stderr unless --quiet.
@@ -70,6 +75,8 @@ unless --label-column says otherwise).`,
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "no progress and no chatter on stderr (errors still print)")
 	root.PersistentFlags().Int64Var(&g.seed, "seed", 1, "seed for every random choice (initialisation, shuffling, splits)")
+	root.PersistentFlags().BoolVar(&g.writeThrough, "write-through", false, "let -o write through an existing symlink, device or FIFO (refused by default)")
+	registerBudget(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	for _, c := range commands {
 		root.AddCommand(c(g))
@@ -89,6 +96,11 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	g := &globals{stdout: stdout, stderr: stderr}
+	limits = budget.Budget{}
+	if _, err := format.Now(); err != nil {
+		fmt.Fprintf(stderr, "shrink: %v\n", err)
+		return exitUsage
+	}
 	if err := kernel.Init(); err != nil {
 		fmt.Fprintf(stderr, "shrink: %v\n", err)
 		return exitUsage

@@ -52,11 +52,14 @@ the way to check a model against another runtime (see bench/onnx).`,
 }
 
 func runPredict(g *globals, o *predictOptions) error {
+	if err := checkOutput(g, o.out, o.model, o.data.spec, o.data.testFile); err != nil {
+		return err
+	}
 	f, _, set, err := loadSplit(g, o.model, &o.data, o.split)
 	if err != nil {
 		return err
 	}
-	z, err := nn.Logits(f.Model, set.X)
+	z, err := nn.LogitsWithin(f.Model, set.X, limits)
 	if err != nil {
 		return err
 	}

@@ -116,6 +116,9 @@ func runPrune(ctx context.Context, g *globals, o *pruneOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutput(g, o.out, o.model, o.teacher, o.data.spec, o.data.testFile); err != nil {
+		return err
+	}
 	in, err := loadModel(o.model)
 	if err != nil {
 		return err
@@ -164,7 +167,7 @@ func runPrune(ctx context.Context, g *globals, o *pruneOptions) error {
 		printSensitivity(g.stdout, pts)
 		return nil
 	}
-	evBefore, err := nn.Evaluate(m, ds.Test.X, ds.Test.Y)
+	evBefore, err := nn.EvaluateWithin(m, ds.Test.X, ds.Test.Y, limits)
 	if err != nil {
 		return err
 	}
@@ -175,7 +178,7 @@ func runPrune(ctx context.Context, g *globals, o *pruneOptions) error {
 	var val *data.Set
 	if o.valFraction > 0 {
 		train, val = ds.Train.Split(o.valFraction, g.seed)
-		evVal, err := nn.Evaluate(m, val.X, val.Y)
+		evVal, err := nn.EvaluateWithin(m, val.X, val.Y, limits)
 		if err != nil {
 			return err
 		}
@@ -232,13 +235,13 @@ func runPrune(ctx context.Context, g *globals, o *pruneOptions) error {
 			return fmt.Errorf("pruning %s: %w", o.model, err)
 		}
 	}
-	ev, err := nn.Evaluate(m, ds.Test.X, ds.Test.Y)
+	ev, err := nn.EvaluateWithin(m, ds.Test.X, ds.Test.Y, limits)
 	if err != nil {
 		return err
 	}
 	res.Accuracy = ev.Accuracy
 	if val != nil {
-		evVal, err := nn.Evaluate(m, val.X, val.Y)
+		evVal, err := nn.EvaluateWithin(m, val.X, val.Y, limits)
 		if err != nil {
 			return err
 		}
@@ -257,7 +260,7 @@ func runPrune(ctx context.Context, g *globals, o *pruneOptions) error {
 	passOpts := o.passOptions()
 	file.Provenance.Command = commandLine()
 	file.Provenance.Accuracy = ev.Accuracy
-	file.Provenance.Created = time.Now().UTC().Format(time.RFC3339)
+	file.Provenance.Created = created()
 	file.Provenance.Passes = append(append([]format.Pass(nil), in.Provenance.Passes...),
 		format.Pass{Name: "prune", Options: passOpts, Seed: g.seed, Accuracy: ev.Accuracy})
 	var after map[string]int64
@@ -269,7 +272,7 @@ func runPrune(ctx context.Context, g *globals, o *pruneOptions) error {
 	}
 	after = layerFileBytes(file.Tensors())
 	if !o.dryRun {
-		if err := format.Write(o.out, file); err != nil {
+		if err := writeModel(g, o.out, file); err != nil {
 			return err
 		}
 		res.Model = o.out

@@ -169,6 +169,9 @@ func runQuantize(ctx context.Context, g *globals, o *quantizeOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutput(g, o.out, o.model, o.teacher, o.data.spec, o.data.testFile); err != nil {
+		return err
+	}
 	opt.Seed = g.seed
 	in, err := loadModel(o.model)
 	if err != nil {
@@ -188,7 +191,7 @@ func runQuantize(ctx context.Context, g *globals, o *quantizeOptions) error {
 		return fmt.Errorf("%s: %w", o.model, err)
 	}
 	start := time.Now()
-	before, err := nn.Evaluate(m, ds.Test.X, ds.Test.Y)
+	before, err := nn.EvaluateWithin(m, ds.Test.X, ds.Test.Y, limits)
 	if err != nil {
 		return err
 	}
@@ -242,7 +245,7 @@ func runQuantize(ctx context.Context, g *globals, o *quantizeOptions) error {
 	res.Scheme, res.Layers, res.BitsPerWeight = rep.Scheme, rep.Layers, rep.BitsPerWeight
 	after := before
 	if !o.dryRun {
-		if after, err = nn.Evaluate(m, ds.Test.X, ds.Test.Y); err != nil {
+		if after, err = nn.EvaluateWithin(m, ds.Test.X, ds.Test.Y, limits); err != nil {
 			return err
 		}
 	}
@@ -257,10 +260,10 @@ func runQuantize(ctx context.Context, g *globals, o *quantizeOptions) error {
 		}
 		f.Provenance.Command = commandLine()
 		f.Provenance.Accuracy = after.Accuracy
-		f.Provenance.Created = time.Now().UTC().Format(time.RFC3339)
+		f.Provenance.Created = created()
 		f.Provenance.Passes = append(append([]format.Pass(nil), in.Provenance.Passes...),
 			format.Pass{Name: "quantize", Options: o.passOptions(), Seed: g.seed, Accuracy: after.Accuracy})
-		if err := format.Write(o.out, f); err != nil {
+		if err := writeModel(g, o.out, f); err != nil {
 			return err
 		}
 		res.Model = o.out

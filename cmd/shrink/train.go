@@ -131,6 +131,9 @@ func runTrain(ctx context.Context, g *globals, o *trainOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	if err := checkOutput(g, o.out, o.data.spec, o.data.testFile); err != nil {
+		return err
+	}
 	ds, err := loadData(&o.data, g.seed, nil)
 	if err != nil {
 		return err
@@ -157,6 +160,9 @@ func trainModel(ctx context.Context, g *globals, o *trainOptions, ds *data.Data)
 		return nil, usagef("--arch: %v", err)
 	}
 	m.Init(uint64(g.seed))
+	if err := m.CheckTrain(limits, o.batch, o.optimizer); err != nil {
+		return nil, err
+	}
 	train := ds.Train
 	cfg := o.config(g.seed)
 	if o.valFraction > 0 {
@@ -172,21 +178,21 @@ func trainModel(ctx context.Context, g *globals, o *trainOptions, ds *data.Data)
 		return nil, fmt.Errorf("training %s: %w", o.arch, err)
 	}
 	secs := time.Since(start).Seconds()
-	ev, err := nn.Evaluate(m, ds.Test.X, ds.Test.Y)
+	ev, err := nn.EvaluateWithin(m, ds.Test.X, ds.Test.Y, limits)
 	if err != nil {
 		return nil, err
 	}
 	info, _ := json.Marshal(ds.Info)
 	f := &format.File{Model: m, Compress: true, Provenance: format.Provenance{
 		Command: commandLine(), Seed: g.seed, Data: ds.Info.Source, DataInfo: info, Accuracy: ev.Accuracy, Tool: "shrink",
-		Created: time.Now().UTC().Format(time.RFC3339),
+		Created: created(),
 		Options: map[string]string{
 			"arch": o.arch, "epochs": strconv.Itoa(o.epochs), "batch": strconv.Itoa(o.batch), "optimizer": o.optimizer,
 			"lr": strconv.FormatFloat(cfg.Schedule.Base, 'g', -1, 64), "schedule": o.schedule,
 			"weight_decay": strconv.FormatFloat(o.weightDecay, 'g', -1, 64), "val_fraction": strconv.FormatFloat(o.valFraction, 'g', -1, 64),
 		},
 	}}
-	if err := format.Write(o.out, f); err != nil {
+	if err := writeModel(g, o.out, f); err != nil {
 		return nil, err
 	}
 	st := m.Stats()

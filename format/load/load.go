@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shrink-ml/shrink/budget"
 	"github.com/shrink-ml/shrink/format"
 	"github.com/shrink-ml/shrink/format/onnx"
 )
@@ -20,13 +21,28 @@ func IsONNX(path string) bool { return strings.EqualFold(filepath.Ext(path), ".o
 // File reads the model at path: a shrink model file, or an .onnx file
 // imported with provenance naming the source (its "import" pass), the
 // producer and the opset. The model is prepared for inference.
-func File(path string) (*format.File, error) {
+func File(path string) (*format.File, error) { return FileBudget(path, budget.Budget{}) }
+
+// FileBudget is File within the resource budget b: ONNX constant folding
+// is bounded by it, and the model's MACs, classes and per-sample memory
+// are checked against it before anything runs.
+func FileBudget(path string, b budget.Budget) (*format.File, error) {
 	if !IsONNX(path) {
-		return format.Read(path)
+		f, err := format.Read(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := f.Model.CheckBudget(b); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return f, nil
 	}
-	m, info, err := onnx.ReadFile(path)
+	m, info, err := onnx.ReadFileBudget(path, b)
 	if err != nil {
 		return nil, err
+	}
+	if err := m.CheckBudget(b); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	m.Prepare()
 	return format.New(m, ImportProvenance(path, info.Producer, info.Opset)), nil
@@ -50,7 +66,12 @@ func ImportProvenance(path, producer string, opset int64) format.Provenance {
 // checks both. Its errors name the file; the caller names the flag or
 // recipe option.
 func Teacher(path string, inputElems, classes int) (*format.File, error) {
-	f, err := File(path)
+	return TeacherBudget(path, inputElems, classes, budget.Budget{})
+}
+
+// TeacherBudget is Teacher within the resource budget b.
+func TeacherBudget(path string, inputElems, classes int, b budget.Budget) (*format.File, error) {
+	f, err := FileBudget(path, b)
 	if err != nil {
 		return nil, err
 	}
