@@ -64,37 +64,44 @@ func TestDepthwiseConv2D(t *testing.T) {
 			if relu {
 				bias = randVec(r, c)
 			}
-			outH, outW := ConvOut(h, kh, stride, pad), ConvOut(w, kw, stride, pad)
-			want, scale := make([]float64, outH*outW*c), make([]float64, outH*outW*c)
-			for oy := range outH {
-				for ox := range outW {
-					for ch := range c {
-						var v, sc float64
-						if bias != nil {
-							v, sc = float64(bias[ch]), math.Abs(float64(bias[ch]))
-						}
-						for ky := range kh {
-							for kx := range kw {
-								y, x := oy*stride-pad+ky, ox*stride-pad+kx
-								if y < 0 || y >= h || x < 0 || x >= w {
-									continue
-								}
-								p := float64(src[(y*w+x)*c+ch]) * float64(wt[(ky*kw+kx)*c+ch])
-								v, sc = v+p, sc+math.Abs(p)
-							}
-						}
-						if relu && v < 0 {
-							v = 0
-						}
-						want[(oy*outW+ox)*c+ch], scale[(oy*outW+ox)*c+ch] = v, sc
-					}
-				}
-			}
+			want, scale := depthwiseRef(src, h, w, c, wt, kh, kw, bias, relu, stride, pad)
 			got := randVec(r, len(want))
 			DepthwiseConv2D(src, h, w, c, wt, kh, kw, bias, relu, stride, pad, got)
 			requireClose(t, want, scale, got, "DepthwiseConv2D")
 		}
 	}
+}
+
+// depthwiseRef is DepthwiseConv2D in float64, with the error scale of each
+// output (Σ|terms|).
+func depthwiseRef(src []float32, h, w, c int, wt []float32, kh, kw int, bias []float32, relu bool, stride, pad int) (want, scale []float64) {
+	outH, outW := ConvOut(h, kh, stride, pad), ConvOut(w, kw, stride, pad)
+	want, scale = make([]float64, outH*outW*c), make([]float64, outH*outW*c)
+	for oy := range outH {
+		for ox := range outW {
+			for ch := range c {
+				var v, sc float64
+				if bias != nil {
+					v, sc = float64(bias[ch]), math.Abs(float64(bias[ch]))
+				}
+				for ky := range kh {
+					for kx := range kw {
+						y, x := oy*stride-pad+ky, ox*stride-pad+kx
+						if y < 0 || y >= h || x < 0 || x >= w {
+							continue
+						}
+						p := float64(src[(y*w+x)*c+ch]) * float64(wt[(ky*kw+kx)*c+ch])
+						v, sc = v+p, sc+math.Abs(p)
+					}
+				}
+				if relu && v < 0 {
+					v = 0
+				}
+				want[(oy*outW+ox)*c+ch], scale[(oy*outW+ox)*c+ch] = v, sc
+			}
+		}
+	}
+	return want, scale
 }
 
 func TestSgemmBatched(t *testing.T) {
@@ -251,4 +258,23 @@ func TestActivate(t *testing.T) {
 		requireClose(t, want, scale, got, "Activate")
 	}
 	require.Panics(t, func() { Activate(Activation(99), x) })
+}
+
+// FuzzDepthwiseConv2D compares DepthwiseConv2D with depthwiseRef on fuzzed
+// geometry (sizes, kernel, stride, padding, channels).
+func FuzzDepthwiseConv2D(f *testing.F) {
+	f.Add(uint8(7), uint8(9), uint8(5), uint8(3), uint8(3), uint8(1), uint8(1), int64(1))
+	f.Add(uint8(1), uint8(1), uint8(1), uint8(1), uint8(1), uint8(1), uint8(0), int64(2))
+	f.Add(uint8(4), uint8(6), uint8(33), uint8(5), uint8(2), uint8(3), uint8(2), int64(3))
+	f.Fuzz(func(t *testing.T, hb, wb, cb, khb, kwb, sb, pb uint8, seed int64) {
+		h, w, c := int(hb%12)+1, int(wb%12)+1, int(cb%40)+1
+		kh, kw, stride, pad := int(khb%5)+1, int(kwb%5)+1, int(sb%3)+1, int(pb%3)
+		r := rand.New(rand.NewPCG(uint64(seed), 43))
+		src, wt, bias := randVec(r, h*w*c), randVec(r, kh*kw*c), randVec(r, c)
+		relu := seed%2 == 0
+		want, scale := depthwiseRef(src, h, w, c, wt, kh, kw, bias, relu, stride, pad)
+		got := randVec(r, len(want))
+		DepthwiseConv2D(src, h, w, c, wt, kh, kw, bias, relu, stride, pad, got)
+		requireClose(t, want, scale, got, "DepthwiseConv2D")
+	})
 }
