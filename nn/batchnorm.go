@@ -109,6 +109,8 @@ func (b *BatchNorm) Forward(x *Tensor) *Tensor {
 //
 //	dx = gamma·invStd/R · (R·dy − Σdy − xhat·Σ(dy·xhat))
 func (b *BatchNorm) Backward(dy *Tensor) *Tensor {
+	b.Gamma.ensureGrad()
+	b.Beta.ensureGrad()
 	c := b.channels()
 	rows := len(dy.Data) / c
 	sum := make([]float64, c)

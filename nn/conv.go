@@ -107,6 +107,8 @@ func (c *Conv2D) Forward(x *Tensor) *Tensor {
 
 // backwardParams accumulates the parameter gradients only.
 func (c *Conv2D) backwardParams(dy *Tensor) {
+	c.W.ensureGrad()
+	c.B.ensureGrad()
 	n := dy.N
 	p := c.out[0] * c.out[1]
 	k := c.KH * c.KW * c.in[2]

@@ -83,6 +83,8 @@ func (d *Dense) Backward(dy *Tensor) *Tensor {
 // backwardParams accumulates the parameter gradients only (the first layer
 // of a model needs no input gradient).
 func (d *Dense) backwardParams(dy *Tensor) {
+	d.W.ensureGrad()
+	d.B.ensureGrad()
 	in, out, n := d.in[0], d.out[0], dy.N
 	kernel.Sgemm(true, false, out, in, n, 1, dy.Data, out, d.x.Data, in, 1, d.W.Grad, in)
 	for i := 0; i < n; i++ {

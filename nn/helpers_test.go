@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -39,4 +40,37 @@ func TestCloneCopiesWeightsMasksAndSpec(t *testing.T) {
 		names = append(names, np.Name)
 	}
 	require.Equal(t, []string{"conv1.weight", "conv1.bias", "bn1.gamma", "bn1.beta", "bn1.running_mean", "bn1.running_var", "fc1.weight", "fc1.bias"}, names)
+}
+
+// TestNoGradientsUntilTrained checks that building and running a model
+// allocates no gradient buffers (inspect, eval, predict stay light), and
+// that the first training step does.
+func TestNoGradientsUntilTrained(t *testing.T) {
+	specs, err := ParseArch("lenet5", Shape{28, 28, 1}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Build(Shape{28, 28, 1}, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Init(1)
+	m.Infer(NewTensor(2, m.Input))
+	for _, p := range m.Params() {
+		if p.Grad != nil {
+			t.Fatalf("%s has a gradient before training", p.Name)
+		}
+	}
+	x := make([]float32, 4*m.Input.Size())
+	for i := range x {
+		x[i] = float32(i%13) / 13
+	}
+	if _, err := Train(context.Background(), m, x, []int{1, 2, 3, 4}, TrainConfig{Epochs: 1, Batch: 2, Optimizer: "adam", Schedule: Schedule{Base: 0.001}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Params() {
+		if p.Trainable && len(p.Grad) != len(p.W) {
+			t.Fatalf("%s: gradient of %d values for %d weights after training", p.Name, len(p.Grad), len(p.W))
+		}
+	}
 }

@@ -29,7 +29,7 @@ type Param struct {
 	Name      string // "weight", "bias", "gamma", "beta", "running_mean", "running_var"
 	Shape     []int
 	W         []float32
-	Grad      []float32 // nil for buffers that are not trained
+	Grad      []float32 // allocated by the first backward pass (ZeroGrad); nil for buffers and models never trained
 	Mask      []bool
 	Decay     bool // weight decay applies
 	Trainable bool
@@ -43,7 +43,16 @@ func newParam(name string, decay bool, shape ...int) *Param {
 	for _, d := range shape {
 		n *= d
 	}
-	return &Param{Name: name, Shape: shape, W: make([]float32, n), Grad: make([]float32, n), Decay: decay, Trainable: true}
+	return &Param{Name: name, Shape: shape, W: make([]float32, n), Decay: decay, Trainable: true}
+}
+
+// ensureGrad allocates the gradient of a trainable parameter on its first
+// backward pass: a model that is only read or run (inspect, eval, predict)
+// never holds gradient buffers.
+func (p *Param) ensureGrad() {
+	if p.Trainable && p.Grad == nil {
+		p.Grad = make([]float32, len(p.W))
+	}
 }
 
 func newBuffer(name string, shape ...int) *Param {

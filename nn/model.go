@@ -201,6 +201,7 @@ func (m *Model) Params() []*Param {
 // ZeroGrad clears all parameter gradients.
 func (m *Model) ZeroGrad() {
 	for _, p := range m.Params() {
+		p.ensureGrad()
 		clear(p.Grad)
 	}
 }

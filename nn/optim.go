@@ -28,7 +28,7 @@ func (o *SGD) Step(params []*Param, lr float64) {
 		o.vel = map[*Param][]float32{}
 	}
 	for _, p := range params {
-		if !p.Trainable {
+		if !p.Trainable || p.Grad == nil {
 			continue
 		}
 		v := o.vel[p]
@@ -80,7 +80,7 @@ func (o *Adam) Step(params []*Param, lr float64) {
 	a := float32(lr * math.Sqrt(c2) / c1)
 	b1, b2, eps := float32(o.Beta1), float32(o.Beta2), float32(o.Eps*math.Sqrt(c2))
 	for _, p := range params {
-		if !p.Trainable {
+		if !p.Trainable || p.Grad == nil {
 			continue
 		}
 		m, v := o.m[p], o.v[p]
