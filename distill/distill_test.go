@@ -308,7 +308,9 @@ func TestDistillErrors(t *testing.T) {
 		"batch":       func(o *Options, c *nn.TrainConfig) { c.Batch = 0 },
 		"optimizer":   func(o *Options, c *nn.TrainConfig) { c.Optimizer = "lbfgs" },
 		"nosuch":      func(o *Options, c *nn.TrainConfig) { o.Hints = []Hint{{Teacher: "nosuch", Student: "fc1", Weight: 1}} },
-		"weight":      func(o *Options, c *nn.TrainConfig) { o.Hints = []Hint{{Teacher: "fc1", Student: "fc1", Weight: math.NaN()}} },
+		"weight": func(o *Options, c *nn.TrainConfig) {
+			o.Hints = []Hint{{Teacher: "fc1", Student: "fc1", Weight: math.NaN()}}
+		},
 	}
 	for want, mod := range cases {
 		o, c := ok, okCfg
