@@ -32,6 +32,10 @@ d-128-60-aug|distill: {arch: "mlp:128", epochs: 60, lr: 0.002, augment: true}
 d-100-60-a5|distill: {arch: "mlp:100", epochs: 60, lr: 0.002, alpha: 0.5}
 d-100,50-60-aug|distill: {arch: "mlp:100,50", epochs: 60, lr: 0.002, augment: true}
 c-92-kd60|prune: {sparsity: 0.92, layers: {fc3: 0.75}, schedule: gradual, steps: 10, epochs: 60, lr: 0.001, distill: true}; quantize: {scheme: "cluster:16", epochs: 5, lr: 0.0002, distill: true}
+c-90-c32-kd60|prune: {sparsity: 0.9, layers: {fc3: 0.7}, schedule: gradual, steps: 10, epochs: 60, lr: 0.001, distill: true}; quantize: {scheme: "cluster:32", epochs: 5, lr: 0.0002, distill: true}
+c-92-c32-kd60|prune: {sparsity: 0.92, layers: {fc3: 0.75}, schedule: gradual, steps: 10, epochs: 60, lr: 0.001, distill: true}; quantize: {scheme: "cluster:32", epochs: 5, lr: 0.0002, distill: true}
+d-200-60-aug|distill: {arch: "mlp:200", epochs: 60, lr: 0.002, augment: true}
+d-128-100-aug|distill: {arch: "mlp:128", epochs: 100, lr: 0.002, augment: true}
 V
 }
 
@@ -40,9 +44,10 @@ if [[ $mode == tune ]]; then
 	base=$OUT/base-s$seed.shrink
 	"$BIN" train --arch lenet300 --epochs 15 --batch 64 --val-fraction 0.1 --seed "$seed" --quiet -o "$base" >/dev/null
 	tsv=$OUT/tune-s$seed.tsv
-	printf 'variant\tval_base\tval_out\tval_drop_points\tfile_bytes\tseconds\n' >"$tsv"
+	# ONLY=REGEX runs the matching variants and appends their rows.
+	[[ -n ${ONLY:-} && -s $tsv ]] || printf 'variant\tval_base\tval_out\tval_drop_points\tfile_bytes\tseconds\n' >"$tsv"
 	variants | while IFS='|' read -r name rec; do
-		[[ -n ${ONLY:-} && $name != $ONLY* ]] && continue
+		[[ -n ${ONLY:-} && ! $name =~ $ONLY ]] && continue
 		r=$OUT/$name.yaml
 		{ echo "passes:"; tr ';' '\n' <<<"$rec" | sed 's/^ *//; s/^/  - /'; echo "  - encode"; } >"$r"
 		"$BIN" compress "$base" --recipe "$r" --val-fraction 0.1 --val-seed "$seed" --seed "$seed" --quiet --json -o "$OUT/$name-s$seed.shrink" >"$OUT/$name-s$seed.json"
@@ -96,7 +101,8 @@ lines += ["## Tuning (validation split, never the test split)", "",
           "`bench/demo.sh tune S`: a lenet300 baseline trained on 90% of the training images",
           "(demo settings), each variant scored on the held-out 10% (1,000 images). Val drop in points.", ""]
 for f in sorted(glob.glob(os.path.join(out, "tune-s*.tsv"))):
-    lines.append(f"Seed {re.search(r'tune-s(\d+)', f).group(1)}:")
+    tseed = re.search(r"tune-s(\d+)", f).group(1)
+    lines.append(f"Seed {tseed}:")
     lines.append("")
     rows = [l.rstrip("\n").split("\t") for l in open(f)]
     lines.append("| " + " | ".join(rows[0]) + " |")
