@@ -266,3 +266,14 @@ func writeModel(g *globals, path string, f *format.File) error {
 	}
 	return format.Write(path, f)
 }
+
+// stamp is the provenance of a file made from a model with provenance in
+// by one pass: in's record (data, split, earlier passes) with this command
+// line, the creation time, the accuracy measured at export, and the pass
+// appended.
+func (g *globals) stamp(in format.Provenance, name string, opts map[string]string, accuracy float64) format.Provenance {
+	p := in
+	p.Command, p.Created, p.Accuracy, p.Tool = commandLine(), created(), accuracy, "shrink"
+	p.Passes = append(slices.Clone(in.Passes), format.Pass{Name: name, Options: opts, Seed: g.seed, Accuracy: accuracy})
+	return p
+}

@@ -316,11 +316,9 @@ func runDistill(ctx context.Context, g *globals, o *distillOptions) error {
 	if len(o.hints) > 0 {
 		passOpts["hints"] = strings.Join(o.hints, ",")
 	}
-	file := &format.File{Model: student, Compress: true, Provenance: format.Provenance{
-		Command: commandLine(), Options: passOpts, Seed: g.seed, Data: ds.Info.Source, DataInfo: info,
-		Accuracy: ev.Accuracy, Tool: "shrink", Created: created(),
-		Passes: []format.Pass{{Name: "distill", Options: passOpts, Seed: g.seed, Accuracy: ev.Accuracy}},
-	}}
+	prov := g.provenance(ds, nil, passOpts)
+	prov.DataInfo = info
+	file := &format.File{Model: student, Compress: true, Provenance: g.stamp(prov, "distill", passOpts, ev.Accuracy)}
 	if err := writeModel(g, o.out, file); err != nil {
 		return err
 	}

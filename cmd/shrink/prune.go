@@ -257,12 +257,7 @@ func runPrune(ctx context.Context, g *globals, o *pruneOptions) error {
 	if err := format.Choose(file, format.ChooseOptions{Lossy: o.half}); err != nil {
 		return err
 	}
-	passOpts := o.passOptions()
-	file.Provenance.Command = commandLine()
-	file.Provenance.Accuracy = ev.Accuracy
-	file.Provenance.Created = created()
-	file.Provenance.Passes = append(append([]format.Pass(nil), in.Provenance.Passes...),
-		format.Pass{Name: "prune", Options: passOpts, Seed: g.seed, Accuracy: ev.Accuracy})
+	file.Provenance = g.stamp(in.Provenance, "prune", o.passOptions(), ev.Accuracy)
 	var after map[string]int64
 	encs := map[string]string{}
 	for _, t := range file.Tensors() {

@@ -258,11 +258,7 @@ func runQuantize(ctx context.Context, g *globals, o *quantizeOptions) error {
 		if err := format.Choose(f, format.ChooseOptions{}); err != nil {
 			return err
 		}
-		f.Provenance.Command = commandLine()
-		f.Provenance.Accuracy = after.Accuracy
-		f.Provenance.Created = created()
-		f.Provenance.Passes = append(append([]format.Pass(nil), in.Provenance.Passes...),
-			format.Pass{Name: "quantize", Options: o.passOptions(), Seed: g.seed, Accuracy: after.Accuracy})
+		f.Provenance = g.stamp(in.Provenance, "quantize", o.passOptions(), after.Accuracy)
 		if err := writeModel(g, o.out, f); err != nil {
 			return err
 		}
