@@ -43,6 +43,8 @@ if [[ $which != table ]]; then
 		BIN=$(mktemp -d)/shrink
 		go build -o "$BIN" ./cmd/shrink
 	fi
+	# The code the figures come from (kept from the first run).
+	[[ -s $OUT/version.txt ]] || { echo "commit $(git rev-parse --short HEAD)"; "$BIN" version; } >"$OUT/version.txt"
 fi
 
 # step NAME SUBCOMMAND ARGS... : runs `shrink SUBCOMMAND ARGS... --quiet --json
@@ -161,7 +163,7 @@ ROWS = [  # key, label, what the "drop" means
     ("l300-int8-static", "lenet300 static int8 (minmax, 1000 calibration images)", "drop"),
     ("l300-int4-b32", "lenet300 int4, blocks of 32", "drop"),
     ("l300-cluster32", "lenet300 5-bit codebook (cluster:32)", "drop"),
-    ("l300-gradual92-kd", "lenet300 pruning 92% gradual + KD (12.8× fewer weights)", "drop"),
+    ("l300-gradual92-kd", "lenet300 pruning 92% gradual + KD (row of record of PRUNE.md)", "drop"),
     ("l300-structured50", "lenet300 structured: half the hidden units + 6 epochs KD", "drop"),
     ("l300-recipe", "lenet300 Deep Compression recipe", "drop"),
     ("l300-recipe-kd", "lenet300 Deep Compression recipe distilled from lenet5 (same seed)", "drop"),
@@ -189,13 +191,16 @@ print("Regenerate with `bench/seeds.sh` (this file: `bench/seeds.sh table`). See
       "distilled model from it with `--seed S`, using the committed settings of `bench/mnist.sh`, `quantize.sh`, "
       "`prune.sh`, `distill.sh`, `compress.sh` and `recipes/` (the command of each row is below its table). "
       "Data: full MNIST (60k/10k) unless the row says mnist-mini (10k/2k, test 2,000 images). Machine: %s.\n" % (", ".join(seeds), cpu))
+ver = open(os.path.join(out, "version.txt")).read().split("\n") if os.path.exists(os.path.join(out, "version.txt")) else []
+if ver:
+    print("Binary: `%s` (%s).\n" % (ver[1] if len(ver) > 1 else "?", ver[0]))
 print("Statistics per seed come from `shrink compare BASE OTHER --data DATA --json --runs 0`: `drop` = accuracy of BASE "
       "minus OTHER in points (positive: worse); `drop_ci` = Newcombe's 95% paired interval; `p` = McNemar's exact "
       "two-sided p on the images where only one model is right. A seed's effect is **real** when p < 0.05. "
       "Across seeds: the mean and a 95% interval of the mean, mean ± t·sd/√n (t = 4.30 for n = 3). For distillation rows "
       "BASE is the same student trained alone, so a negative drop is a gain.\n")
-print("| row | seeds | accuracy BASE → OTHER (mean) | mean drop (points) | 95% interval of the mean drop | per-seed drop [paired 95% CI] (p) | verdict | bytes (mean) | ratio (mean) |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| row | seeds | accuracy BASE → OTHER (mean) | mean drop (points) | 95% interval of the mean drop | per-seed drop [paired 95% CI] (p) | verdict | bytes (mean) | file ratio (mean) | fewer non-zero weights (mean) |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 details = []
 for key, label, kind in ROWS:
     per = []
@@ -212,7 +217,7 @@ for key, label, kind in ROWS:
         persd = ", ".join(f"s{s}: {pts(r[0]['accuracy']):.2f}% [{pts(r[0]['accuracy_ci'][0]):.2f}, {pts(r[0]['accuracy_ci'][1]):.2f}]" for s, r in per)
         ivs = f"accuracy {iv[0]:.2f}% … {iv[1]:.2f}%" if iv else "—"
         print(f"| {label} | {n} | {m:.2f}% | — | {ivs} | {persd} | spread across seeds {min(accs):.2f}–{max(accs):.2f}% | "
-              f"{st.mean(r[0]['file_bytes'] for _, r in per):,.0f} | — |")
+              f"{st.mean(r[0]['file_bytes'] for _, r in per):,.0f} | — | — |")
     else:
         drops = [pts(r[1]["drop"]) for _, r in per]
         m, iv = interval(drops)
@@ -233,7 +238,7 @@ for key, label, kind in ROWS:
         a0 = st.mean(pts(r[0]["accuracy"]) for _, r in per)
         a1 = st.mean(pts(r[1]["accuracy"]) for _, r in per)
         print(f"| {label} | {n} | {a0:.2f}% → {a1:.2f}% | {m:+.2f} | {ivs} | {persd} | {v} | " +
-              (f"{st.mean(r[1]['file_bytes'] for _, r in per):,.0f} | {st.mean(r[1]['ratio'] for _, r in per):.1f}× |" if kind == "drop" else "— | — |"))
+              (f"{st.mean(r[1]['file_bytes'] for _, r in per):,.0f} | {st.mean(r[1]['ratio'] for _, r in per):.1f}× | {st.mean(r[0]['nonzero_params'] / r[1]['nonzero_params'] for _, r in per):.1f}× |" if kind == "drop" else "— | — | — |"))
         extra = ""
         if key.startswith(("l300-gradual", "l5-gradual", "l300-structured")):
             extra = " Non-zero weights: " + ", ".join(f"s{s}: {r[0]['nonzero_params']:,} → {r[1]['nonzero_params']:,} ({r[0]['nonzero_params']/r[1]['nonzero_params']:.1f}×)" for s, r in per) + "."
